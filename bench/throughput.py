@@ -1,0 +1,95 @@
+"""Throughput of the full pipeline against its floor, measured in the same run, on one core.
+
+    python bench/throughput.py [-n 20000]
+
+Prints, for each segmenter backend: conversations/s of (a) the floor — read + validate + the
+segmenter on every turn, nothing else — and (b) the full pipeline writing all outputs, their
+ratio, and a per-stage breakdown of the full pipeline's time. Ratios, not absolute figures, are
+what to compare across machines (these machines are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.generate import generate  # noqa: E402
+
+
+def floor(path: Path, config: dict, backend: str) -> tuple[float, int]:
+    from pipeline.ingest import read_inputs
+    from pipeline.run import Inspector
+
+    inspector = Inspector({**config, "segmenter": {**config["segmenter"], "backend": backend}})
+    cut = inspector.segmenter.cut
+    t0 = time.perf_counter()
+    n = 0
+    for rec in read_inputs([str(path)], config):
+        n += 1
+        for t in getattr(rec, "turns", ()):
+            cut(t.text)
+    return n / (time.perf_counter() - t0), n
+
+
+def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict]:
+    from pipeline.ingest import read_inputs
+    from pipeline.io.writers import RunWriter
+    from pipeline.run import Inspector, RunSummary, inspect_records
+
+    cfg = {**config, "segmenter": {**config["segmenter"], "backend": backend}}
+    t_load = time.perf_counter()
+    inspector = Inspector(cfg, profile=True)
+    inspector.warm_up()
+    startup = time.perf_counter() - t_load
+    summary = RunSummary()
+    t0 = time.perf_counter()
+    with RunWriter(out, cfg["output"]["parquet_batch_rows"]) as w:
+        t_write = [0.0]
+
+        def on_result(r):
+            s = time.perf_counter()
+            w.write_result(r)
+            t_write[0] += time.perf_counter() - s
+
+        inspect_records(inspector, read_inputs([str(path)], cfg), on_result, w.write_reject, summary)
+        w.write_manifest({"bench": True})
+    elapsed = time.perf_counter() - t0
+    stages = dict(inspector.stage_seconds)
+    stages["write"] = t_write[0]
+    stages["read+validate+other"] = elapsed - sum(stages.values())
+    return summary.read / elapsed, {k: v / elapsed for k, v in stages.items()}, startup
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-n", type=int, default=20000)
+    ap.add_argument("--backends", default="rjieba,jieba")
+    args = ap.parse_args()
+    from pipeline.config import load_config
+
+    config = load_config()
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = generate(Path(tmp) / "corpus.jsonl", args.n)
+        size = os.path.getsize(corpus)
+        print(f"corpus: {args.n} conversations × 20 turns, {size / 1e6:.1f} MB; one process, one core")
+        for backend in args.backends.split(","):
+            floor_rate, _ = floor(corpus, config, backend)
+            full_rate, shares, startup = full(corpus, config, backend, Path(tmp) / f"out-{backend}")
+            print(f"\n[{backend}]")
+            print(f"  floor (read + tokenize) : {floor_rate:8.0f} conversations/s")
+            print(f"  full pipeline           : {full_rate:8.0f} conversations/s")
+            print(f"  full / floor            : {full_rate / floor_rate:8.2f}")
+            print(f"  start-up (once/process) : {startup:8.1f} s (lexicons, segmenter, spaCy; not in the rates)")
+            print("  share of full-pipeline time by stage:")
+            for name, share in sorted(shares.items(), key=lambda kv: -kv[1]):
+                print(f"    {name:<22} {share * 100:5.1f} %")
+
+
+if __name__ == "__main__":
+    main()

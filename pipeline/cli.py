@@ -1,0 +1,173 @@
+"""The ``zhijian`` command.
+
+Exit codes: 0 success · 1 failure (an unexpected error) · 2 usage (bad arguments, a missing or
+malformed input, configuration or rule file) · 3 finished, but some records were rejected
+(see rejects.jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
+
+
+def _columns(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    mapping = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(_usage(f"--column expects OURS=THEIRS (e.g. conversation_id=会话ID), got {pair!r}"))
+        ours, theirs = pair.split("=", 1)
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def _usage(message: str) -> int:
+    print(f"zhijian: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _config(args, **overrides):
+    from .config import load_config
+
+    extra: dict = {}
+    if getattr(args, "segmenter", None):
+        extra["segmenter"] = {"backend": args.segmenter}
+    for k, v in overrides.items():
+        extra.setdefault(k, {}).update(v)
+    return load_config(args.config, extra or None)
+
+
+def cmd_inspect(args) -> int:
+    from .run import run_inspection
+
+    config = _config(args)
+    mask = config["privacy"]["mask"] and not args.no_mask
+    last = [0.0]
+
+    def progress(summary):
+        now = time.monotonic()
+        if not args.quiet and now - last[0] >= 5:
+            last[0] = now
+            print(f"zhijian: {summary.read} read, {summary.inspected} inspected, {summary.rejected} rejected", file=sys.stderr)
+
+    manifest = run_inspection(args.inputs, args.out, config, mask=mask, table_columns=_columns(args.column), progress=progress)
+    c = manifest["counts"]
+    if not args.quiet:
+        print(
+            f"zhijian: {c['read']} read = {c['inspected']} inspected + {c['rejected']} rejected; "
+            f"{c['review_needed']} need review; {c['findings']} findings; "
+            f"{manifest['conversations_per_s']} conversations/s → {args.out}",
+            file=sys.stderr,
+        )
+        if c["rejected"]:
+            print(f"zhijian: rejects by reason: {c['rejects_by_reason']} (see {Path(args.out) / 'rejects.jsonl'})", file=sys.stderr)
+    return EXIT_REJECTS if c["rejected"] else EXIT_OK
+
+
+def cmd_check_lexicons(args) -> int:
+    from .config import resolve_path
+    from .run import Inspector
+
+    config = _config(args)
+    inspector = Inspector(config)  # loading validates every file (fails loudly with file:line)
+    failures = inspector.lexicons.check_examples()
+    n_entries = len(inspector.lexicons.entries)
+    examples = sum(len(e.examples.get("hit", [])) + len(e.examples.get("miss", [])) for e in inspector.lexicons.entries.values())
+    for name, lx in sorted(inspector.lexicons.lexicons.items()):
+        print(f"  {name:<20} v{lx.version:<3} {len(lx.entries):>4} entries  {lx.path.relative_to(resolve_path('.')) if lx.path.is_relative_to(resolve_path('.')) else lx.path}")
+    print(f"  rules: {len(inspector.rules.rules)} ({', '.join(r.id for r in inspector.rules.rules)})")
+    unpriced = inspector.scorecard.unpriced_rules({r.id for r in inspector.rules.rules})
+    print(f"  scorecard: {inspector.scorecard.version}; {len(inspector.scorecard.items)} items" + (f"; rules with no price: {sorted(unpriced)}" if unpriced else ""))
+    for line in failures:
+        print(f"FAIL {line}")
+    print(f"{n_entries} entries, {examples} examples checked, {len(failures)} failed")
+    return EXIT_FAILURE if failures else EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    from .explain import explain
+
+    config = _config(args)
+    mask = config["privacy"]["mask"] and not args.no_mask
+    return explain(args.input, args.id, config, mask=mask, table_columns=_columns(args.column))
+
+
+def cmd_convert(args) -> int:
+    from .convert import convert_csds
+
+    if args.format != "csds":
+        return _usage(f"unknown format {args.format!r}; supported: csds")
+    counts = convert_csds(Path(args.src), Path(args.out))
+    print(f"zhijian: converted {counts} → {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zhijian", description="智能质检: inspect Chinese customer-service conversations")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml")
+        sp.add_argument("--segmenter", choices=["rjieba", "jieba"], help="tokenizer backend (default from config: rjieba)")
+
+    sp = sub.add_parser("inspect", help="inspect conversations and write results, findings, rejects and a manifest")
+    sp.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL (.jsonl, .jsonl.gz), CSV or Parquet long tables; globs allowed")
+    sp.add_argument("--out", required=True, help="output directory")
+    sp.add_argument("--no-mask", action="store_true", help="keep phone / ID / bank-card numbers and e-mail unmasked in the evidence")
+    sp.add_argument("--column", action="append", metavar="OURS=THEIRS", help="map a long-table column, e.g. text=内容 (repeatable)")
+    sp.add_argument("--quiet", action="store_true")
+    common(sp)
+    sp.set_defaults(func=cmd_inspect)
+
+    sp = sub.add_parser("check-lexicons", help="validate lexicons, rules and scorecard and run every entry's examples")
+    common(sp)
+    sp.set_defaults(func=cmd_check_lexicons)
+
+    sp = sub.add_parser("explain", help="print one conversation with its findings highlighted and the score worked out")
+    sp.add_argument("input")
+    sp.add_argument("--id", required=True)
+    sp.add_argument("--no-mask", action="store_true")
+    sp.add_argument("--column", action="append", metavar="OURS=THEIRS")
+    common(sp)
+    sp.set_defaults(func=cmd_explain)
+
+    sp = sub.add_parser("convert", help="convert a public dataset to the SPEC input JSONL")
+    sp.add_argument("format", help="csds")
+    sp.add_argument("src", help="e.g. ../shared/data/raw/csds_topic/val.json")
+    sp.add_argument("--out", required=True)
+    sp.set_defaults(func=cmd_convert)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .config import ConfigError
+
+    try:
+        from .ingest import InputError
+    except ImportError:  # pragma: no cover — ingest is part of the package
+        InputError = ConfigError  # type: ignore[misc,assignment]
+    try:
+        return args.func(args)
+    except (ConfigError, InputError) as e:
+        return _usage(str(e))
+    except KeyboardInterrupt:
+        print("zhijian: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as e:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+        print(f"zhijian: failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""write: the run's output files (results, findings, rejects, manifest)."""

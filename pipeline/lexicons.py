@@ -1,0 +1,365 @@
+"""Phrase lexicons: ``lexicons/*.yaml`` → validated entries and one character matcher.
+
+Every phrase of every lexicon goes into one Aho-Corasick automaton (pyahocorasick), so a turn is
+scanned once whatever the number of phrases. Matching is on normalized characters, never on
+tokens. A hit is suppressed by the entry's ``except`` phrases / ``exclude`` regexes (when they
+overlap it) and by negation cues just before it. The format is documented in docs/LEXICONS.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import ConfigError
+from .normalize import Normalizer
+
+SEVERITIES = ("info", "minor", "major", "critical", "fatal", "bonus")
+# lexicon files that are not phrase lexicons
+NON_PHRASE_FILES = {"rules.yaml", "scorecard.yaml"}
+_CLAUSE_PUNCT = frozenset(",.!?;:。,!?;:\n")
+_ENTRY_KEYS = {
+    "id", "category", "severity", "phrases", "patterns", "except", "exclude", "negations",
+    "guard", "source", "examples", "note", "__line__",
+}
+_LEXICON_KEYS = {"lexicon", "version", "description", "negations", "negation_window_chars", "entries", "__line__"}
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers the line of every mapping, for error messages."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml_with_lines(path: Path, what: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file not found: {path}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 ({e}); save the {what} file as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: YAML syntax error: {getattr(e, 'problem', None) or e}") from None
+
+
+def strip_lines(value: Any) -> Any:
+    """The parsed YAML without the ``__line__`` bookkeeping."""
+    if isinstance(value, dict):
+        return {k: strip_lines(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [strip_lines(v) for v in value]
+    return value
+
+
+@dataclass(slots=True)
+class Entry:
+    id: str
+    lexicon: str
+    category: str
+    source: str
+    severity: str | None = None
+    phrases: list[str] = field(default_factory=list)  # normalized
+    patterns: list[re.Pattern] = field(default_factory=list)
+    except_phrases: list[str] = field(default_factory=list)  # normalized
+    exclude: list[re.Pattern] = field(default_factory=list)
+    negations: list[str] = field(default_factory=list)  # normalized
+    negation_window: int = 0
+    guard: str | None = None
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    line: int | None = None
+    guarded: bool = False  # has except / exclude / negations: hits need the suppression check
+
+    def __post_init__(self) -> None:
+        self.guarded = bool(self.except_phrases or self.exclude or self.negations)
+
+
+@dataclass(slots=True)
+class Hit:
+    """A lexicon entry found in a turn's normalized text at ``[start, end)``."""
+
+    entry: Entry
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Lexicon:
+    name: str
+    version: int
+    description: str
+    entries: list[Entry]
+    path: Path
+    sha256: str
+
+
+def _str_list(value: Any, where: str, key: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}: '{key}' must be a list of non-empty strings")
+    return value
+
+
+def _compile(patterns: list[str], where: str, key: str) -> list[re.Pattern]:
+    compiled = []
+    for p in patterns:
+        try:
+            compiled.append(re.compile(p))
+        except re.error as e:
+            raise ConfigError(f"{where}: bad regex in '{key}': {p!r}: {e}") from None
+    return compiled
+
+
+def parse_lexicon(path: Path, normalizer: Normalizer) -> Lexicon:
+    raw = load_yaml_with_lines(path, "lexicon")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a lexicon file must be a mapping with 'lexicon', 'version' and 'entries'")
+    unknown = set(raw) - _LEXICON_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(_LEXICON_KEYS - {'__line__'})}")
+    name = raw.get("lexicon")
+    if name != path.stem:
+        raise ConfigError(f"{path}:1: 'lexicon: {name}' must equal the file name '{path.stem}'")
+    version = raw.get("version")
+    if not isinstance(version, int):
+        raise ConfigError(f"{path}: 'version' must be an integer (bump it when entries change)")
+    entries_raw = raw.get("entries")
+    if not isinstance(entries_raw, list) or not entries_raw:
+        raise ConfigError(f"{path}: 'entries' must be a non-empty list")
+    norm = normalizer.text
+    lex_negations = [norm(x) for x in _str_list(raw.get("negations"), str(path), "negations")]
+    window = raw.get("negation_window_chars", 0)
+    if not isinstance(window, int) or window < 0:
+        raise ConfigError(f"{path}: 'negation_window_chars' must be a non-negative integer")
+    entries = []
+    for i, e in enumerate(entries_raw):
+        line = e.get("__line__") if isinstance(e, dict) else None
+        where = f"{path}:{line or '?'} (entry #{i + 1})"
+        if not isinstance(e, dict):
+            raise ConfigError(f"{where}: an entry must be a mapping")
+        unknown = set(e) - _ENTRY_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_ENTRY_KEYS - {'__line__'})}")
+        for key in ("id", "category", "source"):
+            if not isinstance(e.get(key), str) or not e[key].strip():
+                raise ConfigError(f"{where}: '{key}' is required (a non-empty string)")
+        where = f"{path}:{line} ({e['id']})"
+        severity = e.get("severity")
+        if severity is not None and severity not in SEVERITIES:
+            raise ConfigError(f"{where}: severity {severity!r} is not one of {SEVERITIES}")
+        phrases = [norm(p) for p in _str_list(e.get("phrases"), where, "phrases")]
+        patterns = _compile(_str_list(e.get("patterns"), where, "patterns"), where, "patterns")
+        if not phrases and not patterns:
+            raise ConfigError(f"{where}: an entry needs 'phrases' or 'patterns'")
+        if any(len(p) <= 2 for p in phrases) and not e.get("guard"):
+            short = [p for p in phrases if len(p) <= 2]
+            raise ConfigError(
+                f"{where}: short phrase(s) {short} could fire inside longer words; "
+                "add a 'guard' saying how they are protected (except list, pattern, scope)"
+            )
+        examples = e.get("examples") or {}
+        if not isinstance(examples, dict) or not _str_list(examples.get("hit"), where, "examples.hit"):
+            raise ConfigError(f"{where}: 'examples.hit' needs at least one example sentence")
+        entries.append(
+            Entry(
+                id=e["id"],
+                lexicon=name,
+                category=e["category"],
+                source=e["source"],
+                severity=severity,
+                phrases=phrases,
+                patterns=patterns,
+                except_phrases=[norm(x) for x in _str_list(e.get("except"), where, "except")],
+                exclude=_compile(_str_list(e.get("exclude"), where, "exclude"), where, "exclude"),
+                negations=lex_negations + [norm(x) for x in _str_list(e.get("negations"), where, "negations")],
+                negation_window=window,
+                guard=e.get("guard"),
+                examples={
+                    "hit": _str_list(examples.get("hit"), where, "examples.hit"),
+                    "miss": _str_list(examples.get("miss"), where, "examples.miss"),
+                },
+                line=line,
+            )
+        )
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Lexicon(name, version, raw.get("description") or "", entries, path, sha)
+
+
+class LexiconSet:
+    """All phrase lexicons of a folder, with one matcher over all of them."""
+
+    def __init__(self, lexicons: list[Lexicon], normalizer: Normalizer):
+        self.lexicons = {lx.name: lx for lx in lexicons}
+        self.normalizer = normalizer
+        self.entries: dict[str, Entry] = {}
+        for lx in lexicons:
+            for e in lx.entries:
+                if e.id in self.entries:
+                    other = self.entries[e.id]
+                    raise ConfigError(
+                        f"{lx.path}:{e.line}: entry id {e.id!r} already used in {other.lexicon}.yaml:{other.line}; ids must be unique"
+                    )
+                self.entries[e.id] = e
+        self._build()
+
+    @classmethod
+    def load(cls, folder: str | Path, normalizer: Normalizer | None = None) -> "LexiconSet":
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ConfigError(f"lexicon folder not found: {folder}")
+        normalizer = normalizer or Normalizer(folder / "char_variants.txt")
+        files = sorted(p for p in folder.glob("*.yaml") if p.name not in NON_PHRASE_FILES)
+        if not files:
+            raise ConfigError(f"{folder}: no lexicon files (*.yaml)")
+        return cls([parse_lexicon(p, normalizer) for p in files], normalizer)
+
+    def _build(self) -> None:
+        self._matchers: dict[frozenset[str] | None, tuple[Any, tuple[Entry, ...]]] = {}
+        self._matcher(None)  # fail at load time, not on the first turn
+
+    def _matcher(self, lexicons: frozenset[str] | None):
+        """One automaton over the phrases (→ hits) and the regexes' required literals (→ which
+        entries' regexes are worth running) of ``lexicons``; built once per set (per role)."""
+        if lexicons in self._matchers:
+            return self._matchers[lexicons]
+        import ahocorasick
+
+        from .literals import required_literals
+
+        phrase_owners: dict[str, list[Entry]] = {}
+        trigger_owners: dict[str, list[Entry]] = {}
+        always_run: list[Entry] = []  # entries with a regex that needs no literal
+        for e in self.entries.values():
+            if lexicons is not None and e.lexicon not in lexicons:
+                continue
+            for p in dict.fromkeys(e.phrases):
+                phrase_owners.setdefault(p, []).append(e)
+            if e.patterns:
+                reqs = [required_literals(rx.pattern) for rx in e.patterns]
+                if any(r is None for r in reqs):
+                    always_run.append(e)
+                else:
+                    for lit in set().union(*reqs):
+                        trigger_owners.setdefault(lit, []).append(e)
+        automaton = None
+        if phrase_owners or trigger_owners:
+            automaton = ahocorasick.Automaton()
+            for key in phrase_owners.keys() | trigger_owners.keys():
+                automaton.add_word(key, (len(key), tuple(phrase_owners.get(key, ())), tuple(trigger_owners.get(key, ()))))
+            automaton.make_automaton()
+        self._matchers[lexicons] = (automaton, tuple(always_run))
+        return self._matchers[lexicons]
+
+    @property
+    def version(self) -> str:
+        """Content hash over all lexicon files (names, versions, bytes): changes when any entry does."""
+        h = hashlib.sha256()
+        for name in sorted(self.lexicons):
+            lx = self.lexicons[name]
+            h.update(f"{name}:{lx.version}:{lx.sha256};".encode())
+        return h.hexdigest()[:12]
+
+    def user_words(self) -> list[str]:
+        """Phrases worth keeping whole in the segmenter's user dictionary."""
+        return sorted({p for e in self.entries.values() for p in e.phrases if len(p) >= 2})
+
+    def match(self, text: str, lexicons: frozenset[str] | None = None) -> list[Hit]:
+        """All unsuppressed hits in a normalized text, restricted to ``lexicons`` if given.
+
+        Overlapping hits of one lexicon are reduced to the longest (so 我再跟您说一遍 is one
+        forbidden phrase, not two).
+        """
+        hits: list[Hit] = []
+        automaton, always_run = self._matcher(lexicons)
+        if automaton is None or not text:
+            return hits
+        to_run: dict[str, Entry] = {}
+        for end, (length, owners, triggered) in automaton.iter(text):
+            if owners:
+                start = end + 1 - length
+                for e in owners:
+                    hits.append(Hit(e, start, end + 1, text[start : end + 1]))
+            for e in triggered:
+                to_run[e.id] = e
+        for e in (*to_run.values(), *always_run) if (to_run or always_run) else ():
+            for rx in e.patterns:
+                for m in rx.finditer(text):
+                    if m.end() > m.start():
+                        hits.append(Hit(e, m.start(), m.end(), m.group(0)))
+        if not hits:
+            return hits
+        hits = [h for h in hits if not (h.entry.guarded and _suppressed(h, text))]
+        return _longest_per_lexicon(hits)
+
+    def check_examples(self) -> list[str]:
+        """Run every entry's hit/miss examples; return the failures as readable lines."""
+        failures = []
+        for e in self.entries.values():
+            only = frozenset([e.lexicon])
+            for ex in e.examples.get("hit", []):
+                if not any(h.entry.id == e.id for h in self.match(self.normalizer.text(ex), only)):
+                    failures.append(f"{e.lexicon}.yaml:{e.line} {e.id}: hit example not matched: {ex!r}")
+            for ex in e.examples.get("miss", []):
+                if any(h.entry.id == e.id for h in self.match(self.normalizer.text(ex), only)):
+                    failures.append(f"{e.lexicon}.yaml:{e.line} {e.id}: miss example matched: {ex!r}")
+        return failures
+
+
+def _suppressed(hit: Hit, text: str) -> bool:
+    e = hit.entry
+    for x in e.except_phrases:
+        # an except phrase overlapping the hit: search the neighbourhood only
+        lo = max(0, hit.start - len(x) + 1)
+        i = text.find(x, lo, hit.end + len(x) - 1)
+        while i != -1 and i < hit.end:
+            if i + len(x) > hit.start:
+                return True
+            i = text.find(x, i + 1, hit.end + len(x) - 1)
+    for rx in e.exclude:
+        for m in rx.finditer(text):
+            if m.start() < hit.end and m.end() > hit.start:
+                return True
+    if e.negations and e.negation_window >= 0:
+        longest = max(len(n) for n in e.negations)
+        lo = max(0, hit.start - e.negation_window - longest)
+        before = text[lo : hit.start]
+        for cue in e.negations:
+            i = before.rfind(cue)
+            if i == -1:
+                continue
+            gap = before[i + len(cue) :]
+            if len(gap) <= e.negation_window and not any(c in _CLAUSE_PUNCT for c in gap):
+                return True
+    return False
+
+
+def _longest_per_lexicon(hits: list[Hit]) -> list[Hit]:
+    if len(hits) == 1:
+        return hits
+    hits.sort(key=lambda h: (h.entry.lexicon, h.start, -(h.end - h.start)))
+    kept: list[Hit] = []
+    for h in hits:
+        if kept and kept[-1].entry.lexicon == h.entry.lexicon and h.start < kept[-1].end:
+            continue  # overlaps a longer (or earlier) hit of the same lexicon
+        kept.append(h)
+    kept.sort(key=lambda h: (h.start, h.end))
+    return kept

@@ -1,0 +1,245 @@
+"""rules: apply ``lexicons/rules.yaml`` to a conversation and add its findings.
+
+A rule is data: an id, a registered *kind* and the conditions of that kind (lexicon, role,
+position, anchor window, timing threshold, other rules). Each kind is a small function in this
+package, registered by name with :func:`register`; a new kind is one module and one name.
+Every turn is scanned once for all the lexicons the rules need for its role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError
+from ..lexicons import SEVERITIES, Hit, LexiconSet, load_yaml_with_lines, strip_lines
+from ..schema import ROLES, Conversation, Finding
+
+KINDS: dict[str, Callable[["Rule", "RuleContext"], list[Finding]]] = {}
+_KIND_KEYS: dict[str, set[str]] = {}
+_COMMON_KEYS = {"id", "kind", "category", "severity", "message", "source", "enabled", "description", "__line__"}
+
+
+def register(name: str, keys: set[str]):
+    """Register a rule kind under ``name``; ``keys`` are the conditions it accepts."""
+
+    def deco(fn):
+        KINDS[name] = fn
+        _KIND_KEYS[name] = keys
+        return fn
+
+    return deco
+
+
+@dataclass
+class Rule:
+    id: str
+    kind: str
+    category: str
+    severity: str
+    message: str
+    source: str
+    params: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+    def finding(self, ctx: "RuleContext", turn: int | None = None, hit: Hit | None = None, **fmt: Any) -> Finding:
+        """A finding of this rule, with evidence in the original text when a hit is given."""
+        start = end = evidence = None
+        role = None
+        severity = self.severity
+        entry = None
+        if turn is not None:
+            t = ctx.conversation.turns[turn]
+            role = t.role
+            if hit is not None:
+                start, end = t.orig_span(hit.start, hit.end)
+                evidence = t.text[start:end]
+                entry = hit.entry.id
+                severity = hit.entry.severity or severity
+        values = {"evidence": evidence or "", "turn": turn, "role": role or "", **fmt}
+        try:
+            message = self.message.format(**values)
+        except (KeyError, IndexError, ValueError):
+            message = self.message
+        return Finding(
+            rule=self.id,
+            category=(hit.entry.category if hit is not None and self.params.get("category_from_entry") else self.category),
+            severity=severity,
+            message=message,
+            turn=turn,
+            role=role,
+            start=start,
+            end=end,
+            evidence=evidence,
+            entry=entry,
+            value=fmt.get("value"),
+        )
+
+
+class RuleContext:
+    """What the rule kinds see of one conversation: its turns, hits per turn, the configuration."""
+
+    def __init__(self, conversation: Conversation, hits: list[list[Hit]], config: dict):
+        self.conversation = conversation
+        self.hits = hits
+        self.config = config
+        self.fired: dict[str, list[Finding]] = {}
+        self._by_lexicon: list[dict[str, list[Hit]] | None] = [None] * len(hits)
+
+    def turns_of(self, role: str, position: dict | None = None) -> list[int]:
+        idx = [t.index for t in self.conversation.turns if role == "any" or t.role == role]
+        if position:
+            if "first" in position:
+                idx = idx[: position["first"]]
+            if "last" in position:
+                idx = idx[-position["last"] :] if position["last"] else []
+        return idx
+
+    def lexicon_hits(self, turn: int, lexicon: str) -> list[Hit]:
+        grouped = self._by_lexicon[turn]
+        if grouped is None:
+            grouped = {}
+            for h in self.hits[turn]:
+                grouped.setdefault(h.entry.lexicon, []).append(h)
+            self._by_lexicon[turn] = grouped
+        return grouped.get(lexicon, [])
+
+    def threshold(self, value: Any) -> float:
+        """A number, or a per-channel mapping ``{chat: 30, phone: 60, default: 30}``."""
+        if isinstance(value, dict):
+            channel = self.conversation.channel
+            return value.get(channel, value.get("default"))
+        return value
+
+
+def config_value(config: dict, value: Any, where: str) -> Any:
+    """Numbers are taken as they are; a string is a dotted key into the configuration."""
+    if isinstance(value, str):
+        node: Any = config
+        for part in value.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ConfigError(f"{where}: '{value}' is not a configuration key (see pipeline/defaults.yaml)")
+            node = node[part]
+        return node
+    return value
+
+
+class RuleSet:
+    """The rules stage: ``Conversation`` → the same conversation with ``findings`` added."""
+
+    name = "rules"
+
+    def __init__(self, rules: list[Rule], lexicons: LexiconSet, config: dict, path: Path | None = None, sha256: str = ""):
+        self.rules = rules
+        self.lexicons = lexicons
+        self.config = config
+        self.path = path
+        self.sha256 = sha256
+        # which lexicons to look for on a turn of each role
+        needed: dict[str, set[str]] = {r: set() for r in ROLES}
+        for rule in rules:
+            for role, lexicon in _lexicon_uses(rule):
+                for r in ROLES if role == "any" else (role,):
+                    needed[r].add(lexicon)
+        self.needed = {r: frozenset(v) for r, v in needed.items()}
+
+    @classmethod
+    def load(cls, path: str | Path, lexicons: LexiconSet, config: dict) -> "RuleSet":
+        import hashlib
+
+        path = Path(path)
+        raw = load_yaml_with_lines(path, "rules")
+        if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list):
+            raise ConfigError(f"{path}: expected a mapping with a 'rules' list")
+        rules: list[Rule] = []
+        seen: set[str] = set()
+        for i, r in enumerate(raw["rules"]):
+            line = r.get("__line__") if isinstance(r, dict) else None
+            where = f"{path}:{line or '?'} (rule #{i + 1})"
+            if not isinstance(r, dict):
+                raise ConfigError(f"{where}: a rule must be a mapping")
+            for key in ("id", "kind", "category", "severity", "message", "source"):
+                if not isinstance(r.get(key), str) or not r[key].strip():
+                    raise ConfigError(f"{where}: '{key}' is required (a non-empty string)")
+            where = f"{path}:{line} ({r['id']})"
+            if r["id"] in seen:
+                raise ConfigError(f"{where}: duplicate rule id")
+            if r["kind"] not in KINDS:
+                raise ConfigError(f"{where}: unknown kind {r['kind']!r}; registered kinds: {sorted(KINDS)}")
+            if r["severity"] not in SEVERITIES:
+                raise ConfigError(f"{where}: severity {r['severity']!r} is not one of {SEVERITIES}")
+            params = strip_lines({k: v for k, v in r.items() if k not in _COMMON_KEYS})
+            unknown = set(params) - _KIND_KEYS[r["kind"]]
+            if unknown:
+                raise ConfigError(
+                    f"{where}: key(s) {sorted(unknown)} don't apply to kind {r['kind']!r}; it takes {sorted(_KIND_KEYS[r['kind']])}"
+                )
+            _validate_params(params, where, lexicons, config, seen)
+            seen.add(r["id"])
+            if r.get("enabled", True):
+                rules.append(Rule(r["id"], r["kind"], r["category"], r["severity"], r["message"], r["source"], params, line))
+        return cls(rules, lexicons, config, path, hashlib.sha256(path.read_bytes()).hexdigest())
+
+    def __call__(self, conversation: Conversation) -> Conversation:
+        match = self.lexicons.match
+        needed = self.needed
+        hits = [match(t.norm, needed[t.role]) if needed[t.role] else [] for t in conversation.turns]
+        ctx = RuleContext(conversation, hits, self.config)
+        for rule in self.rules:
+            found = KINDS[rule.kind](rule, ctx)
+            ctx.fired[rule.id] = found
+            conversation.findings.extend(found)
+        return conversation
+
+
+def _lexicon_uses(rule: Rule):
+    p = rule.params
+    if "lexicon" in p:
+        yield p.get("role", "any"), p["lexicon"]
+    if "return_lexicon" in p:
+        yield p.get("role", "any"), p["return_lexicon"]
+    after = p.get("after")
+    if isinstance(after, dict) and "lexicon" in after:
+        yield after.get("role", "any"), after["lexicon"]
+
+
+def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dict, earlier: set[str]) -> None:
+    for key in ("lexicon", "return_lexicon"):
+        if key in params and params[key] not in lexicons.lexicons:
+            raise ConfigError(f"{where}: {key} {params[key]!r} not found; lexicons: {sorted(lexicons.lexicons)}")
+    role = params.get("role", "any")
+    if role != "any" and role not in ROLES:
+        raise ConfigError(f"{where}: role {role!r} must be one of {ROLES} or 'any'")
+    pos = params.get("position")
+    if pos is not None:
+        if not isinstance(pos, dict) or not set(pos) <= {"first", "last"} or not pos:
+            raise ConfigError(f"{where}: position must be {{first: N}} or {{last: N}}")
+        for k, v in pos.items():
+            pos[k] = config_value(config, v, where)
+            if not isinstance(pos[k], int) or pos[k] < 0:
+                raise ConfigError(f"{where}: position.{k} must be a non-negative integer")
+    after = params.get("after")
+    if after is not None:
+        if not isinstance(after, dict) or not ({"lexicon", "rule"} & set(after)):
+            raise ConfigError(f"{where}: after must name a 'lexicon' or a 'rule' as its anchor")
+        if "lexicon" in after and after["lexicon"] not in lexicons.lexicons:
+            raise ConfigError(f"{where}: after.lexicon {after['lexicon']!r} not found")
+        if "rule" in after and after["rule"] not in earlier:
+            raise ConfigError(f"{where}: after.rule {after['rule']!r} must be a rule defined above this one")
+        after["within_turns"] = config_value(config, after.get("within_turns", 1), where)
+        after["lookback_turns"] = config_value(config, after.get("lookback_turns", 0), where)
+        for key in ("within_turns", "lookback_turns"):
+            if not isinstance(after[key], int) or after[key] < 0:
+                raise ConfigError(f"{where}: after.{key} must be a non-negative integer")
+    if "threshold" in params:
+        params["threshold"] = config_value(config, params["threshold"], where)
+    for key in ("all", "none"):
+        for rid in params.get(key, []) or []:
+            if rid not in earlier:
+                raise ConfigError(f"{where}: {key}: rule {rid!r} must be defined above this one")
+
+
+# the kinds register themselves on import
+from . import combine, phrase, timing  # noqa: E402,F401
