@@ -46,6 +46,11 @@ def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict
     t_load = time.perf_counter()
     inspector = Inspector(cfg, profile=True)
     inspector.warm_up()
+    if os.environ.get("ZHIJIAN_BENCH_GC_FREEZE"):
+        import gc
+
+        gc.collect()
+        gc.freeze()
     startup = time.perf_counter() - t_load
     summary = RunSummary()
     t0 = time.perf_counter()

@@ -22,6 +22,7 @@ from .normalize import Normalizer
 SEVERITIES = ("info", "minor", "major", "critical", "fatal", "bonus")
 # lexicon files that are not phrase lexicons
 NON_PHRASE_FILES = {"rules.yaml", "scorecard.yaml"}
+_SEPARATOR = "\x1f"  # joins turns for one automaton pass; phrases may not contain it
 _CLAUSE_PUNCT = frozenset(",.!?;:。,!?;:\n")
 _ENTRY_KEYS = {
     "id", "category", "severity", "phrases", "patterns", "except", "exclude", "negations",
@@ -84,9 +85,12 @@ class Entry:
     examples: dict[str, list[str]] = field(default_factory=dict)
     line: int | None = None
     guarded: bool = False  # has except / exclude / negations: hits need the suppression check
+    negation_reach: int = 0  # how far before a hit a negation cue can start
 
     def __post_init__(self) -> None:
         self.guarded = bool(self.except_phrases or self.exclude or self.negations)
+        if self.negations:
+            self.negation_reach = self.negation_window + max(map(len, self.negations))
 
 
 @dataclass(slots=True)
@@ -167,6 +171,8 @@ def parse_lexicon(path: Path, normalizer: Normalizer) -> Lexicon:
         if severity is not None and severity not in SEVERITIES:
             raise ConfigError(f"{where}: severity {severity!r} is not one of {SEVERITIES}")
         phrases = [norm(p) for p in _str_list(e.get("phrases"), where, "phrases")]
+        if any(_SEPARATOR in p for p in phrases):
+            raise ConfigError(f"{where}: phrases may not contain control character U+001F")
         patterns = _compile(_str_list(e.get("patterns"), where, "patterns"), where, "patterns")
         if not phrases and not patterns:
             raise ConfigError(f"{where}: an entry needs 'phrases' or 'patterns'")
@@ -283,32 +289,58 @@ class LexiconSet:
         return sorted({p for e in self.entries.values() for p in e.phrases if len(p) >= 2})
 
     def match(self, text: str, lexicons: frozenset[str] | None = None) -> list[Hit]:
-        """All unsuppressed hits in a normalized text, restricted to ``lexicons`` if given.
+        """All unsuppressed hits in a normalized text, restricted to ``lexicons`` if given."""
+        return self.match_texts([text], lexicons)[0]
+
+    def match_texts(self, texts: list[str], lexicons: frozenset[str] | None = None) -> list[list[Hit]]:
+        """Hits for each of ``texts``, with one automaton pass over all of them (the texts are
+        joined by a separator no phrase contains, so no match spans two texts).
 
         Overlapping hits of one lexicon are reduced to the longest (so 我再跟您说一遍 is one
         forbidden phrase, not two).
         """
-        hits: list[Hit] = []
+        out: list[list[Hit]] = [[] for _ in texts]
         automaton, always_run = self._matcher(lexicons)
-        if automaton is None or not text:
-            return hits
-        to_run: dict[str, Entry] = {}
-        for end, (length, owners, triggered) in automaton.iter(text):
+        if automaton is None:
+            return out
+        ends: list[int] = []  # end offset (exclusive) of each text in the joined string
+        pos = 0
+        for t in texts:
+            pos += len(t)
+            ends.append(pos)
+            pos += 1
+        triggered_by_text: dict[int, dict[str, Entry]] = {}
+        i = 0
+        for end, (length, owners, triggered) in automaton.iter(texts[0] if len(texts) == 1 else _SEPARATOR.join(texts)):
+            while end >= ends[i]:
+                i += 1
             if owners:
-                start = end + 1 - length
+                local_end = end + 1 - (ends[i] - len(texts[i]))
+                start = local_end - length
+                text = texts[i]
                 for e in owners:
-                    hits.append(Hit(e, start, end + 1, text[start : end + 1]))
-            for e in triggered:
-                to_run[e.id] = e
-        for e in (*to_run.values(), *always_run) if (to_run or always_run) else ():
-            for rx in e.patterns:
-                for m in rx.finditer(text):
-                    if m.end() > m.start():
-                        hits.append(Hit(e, m.start(), m.end(), m.group(0)))
-        if not hits:
-            return hits
-        hits = [h for h in hits if not (h.entry.guarded and _suppressed(h, text))]
-        return _longest_per_lexicon(hits)
+                    out[i].append(Hit(e, start, local_end, text[start:local_end]))
+            if triggered:
+                bucket = triggered_by_text.setdefault(i, {})
+                for e in triggered:
+                    bucket[e.id] = e
+        if always_run:
+            for i in range(len(texts)):
+                bucket = triggered_by_text.setdefault(i, {})
+                for e in always_run:
+                    bucket[e.id] = e
+        for i, bucket in triggered_by_text.items():
+            text = texts[i]
+            for e in bucket.values():
+                for rx in e.patterns:
+                    for m in rx.finditer(text):
+                        if m.end() > m.start():
+                            out[i].append(Hit(e, m.start(), m.end(), m.group(0)))
+        for i, hits in enumerate(out):
+            if hits:
+                hits = [h for h in hits if not (h.entry.guarded and _suppressed(h, texts[i]))]
+                out[i] = _longest_per_lexicon(hits) if len(hits) > 1 else hits
+        return out
 
     def check_examples(self) -> list[str]:
         """Run every entry's hit/miss examples; return the failures as readable lines."""
@@ -338,10 +370,8 @@ def _suppressed(hit: Hit, text: str) -> bool:
         for m in rx.finditer(text):
             if m.start() < hit.end and m.end() > hit.start:
                 return True
-    if e.negations and e.negation_window >= 0:
-        longest = max(len(n) for n in e.negations)
-        lo = max(0, hit.start - e.negation_window - longest)
-        before = text[lo : hit.start]
+    if e.negations:
+        before = text[max(0, hit.start - e.negation_reach) : hit.start]
         for cue in e.negations:
             i = before.rfind(cue)
             if i == -1:
@@ -352,10 +382,14 @@ def _suppressed(hit: Hit, text: str) -> bool:
     return False
 
 
+def _by_lexicon_start_longest(h: Hit) -> tuple[str, int, int]:
+    return h.entry.lexicon, h.start, h.start - h.end
+
+
 def _longest_per_lexicon(hits: list[Hit]) -> list[Hit]:
     if len(hits) == 1:
         return hits
-    hits.sort(key=lambda h: (h.entry.lexicon, h.start, -(h.end - h.start)))
+    hits.sort(key=_by_lexicon_start_longest)
     kept: list[Hit] = []
     for h in hits:
         if kept and kept[-1].entry.lexicon == h.entry.lexicon and h.start < kept[-1].end:

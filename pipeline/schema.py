@@ -64,19 +64,20 @@ class SourceRef:
 
 @dataclass(slots=True)
 class Finding:
-    """One rule hit, with its evidence (SPEC output contract ``findings[]``)."""
+    """One rule hit, with its evidence (SPEC output contract ``findings[]``; the field order is
+    the order of the output's keys: the writers serialize the dataclass directly)."""
 
     rule: str
     category: str
     severity: str
-    message: str
+    points: float = 0.0  # filled by scoring
     turn: int | None = None
     role: str | None = None
     start: int | None = None  # offsets in the original text of ``turn``
     end: int | None = None
     evidence: str | None = None
+    message: str = ""
     entry: str | None = None  # lexicon entry id that matched, if any
-    points: float = 0.0  # filled by scoring
     item: str | None = None  # scorecard item that priced it, filled by scoring
     value: float | None = None  # measured value for timing rules (seconds)
 

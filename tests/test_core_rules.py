@@ -93,16 +93,22 @@ def test_calibration_sample_rate_and_determinism():
     assert not any(in_calibration_sample(i, 7, 0.0) for i in ids)
 
 
-def test_pii_in_evidence_is_masked_unless_asked(config):
+@pytest.mark.parametrize(
+    "text, fires",
+    [
+        ("您登记的手机是13812345678对吗", True),
+        ("您登记的手机尾号是5678对吗", False),
+        ("好的,已经发到您的邮箱zhang.wei@163.com", True),
+        ("订单号JD20261116206268已经发货", False),
+    ],
+)
+def test_privacy_disclosure_and_its_evidence_is_masked(config, text, fires):
     from pipeline.run import Inspector
 
-    turns = [("customer", "在吗", 0), OPEN, ("agent", "你明白吗13812345678", 20), CLOSE]
-    masked = Inspector(config).inspect(make_conversation(turns))
-    raw = Inspector(config, mask=False).inspect(make_conversation(turns))
-    ev_masked = [f.evidence for f in masked.findings if f.rule == "forbidden.phrase"]
-    ev_raw = [f.evidence for f in raw.findings if f.rule == "forbidden.phrase"]
-    assert ev_raw == ev_masked  # the phrase itself holds no PII
-    c = make_conversation([("customer", "我的手机13812345678你明白吗", 0), OPEN, CLOSE])
-    c.turns[0].role = "agent"
-    res = Inspector(config).inspect(c)
-    assert all("13812345678" not in (f.evidence or "") for f in res.findings)
+    turns = [("customer", "在吗", 0), OPEN, ("agent", text, 20), CLOSE]
+    masked = [f for f in Inspector(config).inspect(make_conversation(turns)).findings if f.rule == "privacy.disclosure"]
+    raw = [f for f in Inspector(config, mask=False).inspect(make_conversation(turns)).findings if f.rule == "privacy.disclosure"]
+    assert bool(masked) is fires and bool(raw) is fires
+    for m, r in zip(masked, raw):
+        assert text[r.start : r.end] == r.evidence  # --no-mask keeps the raw text
+        assert m.evidence != r.evidence and len(m.evidence) == len(r.evidence) and "*" in m.evidence

@@ -346,3 +346,15 @@ def test_empathy_lookback_counts_a_just_given_apology(tmp_path):
     assert fired(c, "empathy.missing") == []  # the repeat complaint follows an apology
     c = run(engine, [("customer", "太差了", 0), ("agent", "好的", 1), ("customer", "气死了", 2), ("agent", "查一下", 3)])
     assert [f.turn for f in fired(c, "empathy.missing")] == [0]  # the reply window (1, 3) is judged once
+
+
+def test_result_serializes_like_its_dict(inspector):
+    """The writers hand the dataclass to orjson directly; it must equal the documented dict."""
+    import orjson
+
+    from tests.conftest import make_conversation
+
+    result = inspector.inspect(make_conversation([("customer", "太差了", 0), ("agent", "你明白吗", 45)]))
+    assert result.findings
+    assert orjson.loads(orjson.dumps(result)) == orjson.loads(orjson.dumps(result.to_dict()))
+    assert list(orjson.loads(orjson.dumps(result))) == list(result.to_dict())

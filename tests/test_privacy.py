@@ -234,9 +234,9 @@ def test_mask_findings_rewrites_evidence(detector):
     conv = Conversation("c1", [Turn(0, "customer", "我的手机13812345678,你明白吗"), Turn(1, "agent", "好的")])
     detector.annotate(conv)
     conv.findings = [
-        Finding("x", "c", "minor", "m", turn=0, start=0, end=12, evidence="我的手机13812345"),
-        Finding("y", "c", "minor", "m", turn=0, start=16, end=20, evidence="你明白吗"),
-        Finding("z", "c", "minor", "m", turn=None, evidence="whole conversation"),
+        Finding("x", "c", "minor", message="m", turn=0, start=0, end=12, evidence="我的手机13812345"),
+        Finding("y", "c", "minor", message="m", turn=0, start=16, end=20, evidence="你明白吗"),
+        Finding("z", "c", "minor", message="m", turn=None, evidence="whole conversation"),
     ]
     privacy.mask_findings(conv)
     assert [f.evidence for f in conv.findings] == ["我的手机138****5", "你明白吗", "whole conversation"]

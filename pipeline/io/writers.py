@@ -191,7 +191,7 @@ class RunWriter:
         return self
 
     def write_result(self, result: ConversationResult) -> None:
-        self._results.write(orjson.dumps(result.to_dict()) + b"\n")
+        self._results.write(orjson.dumps(result) + b"\n")  # orjson serializes the dataclasses natively
         self._results_pq.add([result_row(result)])
         if result.findings:
             self._findings_pq.add(finding_rows(result))

@@ -87,9 +87,12 @@ class RuleContext:
         self.config = config
         self.fired: dict[str, list[Finding]] = {}
         self._by_lexicon: list[dict[str, list[Hit]] | None] = [None] * len(hits)
+        self._of_role: dict[str, list[int]] = {}
 
     def turns_of(self, role: str, position: dict | None = None) -> list[int]:
-        idx = [t.index for t in self.conversation.turns if role == "any" or t.role == role]
+        idx = self._of_role.get(role)
+        if idx is None:
+            idx = self._of_role[role] = [t.index for t in self.conversation.turns if role == "any" or t.role == role]
         if position:
             if "first" in position:
                 idx = idx[: position["first"]]
@@ -183,9 +186,15 @@ class RuleSet:
         return cls(rules, lexicons, config, path, hashlib.sha256(path.read_bytes()).hexdigest())
 
     def __call__(self, conversation: Conversation) -> Conversation:
-        match = self.lexicons.match
-        needed = self.needed
-        hits = [match(t.norm, needed[t.role]) if needed[t.role] else [] for t in conversation.turns]
+        turns = conversation.turns
+        hits: list[list[Hit]] = [[] for _ in turns]
+        by_role: dict[str, list[int]] = {}
+        for t in turns:
+            if self.needed[t.role]:
+                by_role.setdefault(t.role, []).append(t.index)
+        for role, idx in by_role.items():  # one automaton pass per role
+            for i, found in zip(idx, self.lexicons.match_texts([turns[i].norm for i in idx], self.needed[role])):
+                hits[i] = found
         ctx = RuleContext(conversation, hits, self.config)
         for rule in self.rules:
             found = KINDS[rule.kind](rule, ctx)
@@ -235,6 +244,11 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
                 raise ConfigError(f"{where}: after.{key} must be a non-negative integer")
     if "threshold" in params:
         params["threshold"] = config_value(config, params["threshold"], where)
+    labels = params.get("labels")
+    if labels is not None:
+        known = ("phone", "id_card", "bank_card", "email", "address")
+        if not isinstance(labels, list) or not set(labels) <= set(known):
+            raise ConfigError(f"{where}: labels must be a list drawn from {known}")
     for key in ("all", "none"):
         for rid in params.get(key, []) or []:
             if rid not in earlier:
@@ -242,4 +256,4 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
 
 
 # the kinds register themselves on import
-from . import combine, phrase, timing  # noqa: E402,F401
+from . import combine, phrase, pii, timing  # noqa: E402,F401

@@ -1,0 +1,425 @@
+"""Real training data: loaders for the public corpora in ``../shared/data/raw`` (or a user's own
+files of the same shape), the coarse issue taxonomy, and the fixed held-out split.
+
+Sources (provenance and licences: each folder's SOURCE.md; nothing is copied into the repository):
+
+* ``csds_topic/val.json`` — 777 JD dialogues, one row per topic-labelled QA segment.
+* ``jddc_uss/valid_jddc.txt`` (+ ``act_jddc.txt``) — 330 JD dialogues in a windowed format, with an
+  intent per customer turn and a satisfaction label (0 / 1 / 2) per customer turn from the 4th on.
+* ``chinese_sentiment/*`` — ~80,000 binary product / hotel / take-away reviews.
+* ``stc3_dch/train_data_cn.json.gz`` — 3,700 Weibo customer–helpdesk dialogues, 19 annotators'
+  dialogue-level customer-satisfaction scores (-2 … 2).
+
+The held-out split is a function of each unit's content and nothing else: a dialogue (a review)
+is in the test split when ``blake2b("zhijian-split-v1:" + key)`` falls under ``TEST_FRACTION``,
+where the key is a hash of the dialogue's text. Lines of one dialogue never straddle the split,
+identical reviews (the hotel set appears twice, see SOURCE.md) share a key, and the split is the
+same on every machine and for every seed. Training and model selection never see it.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import hashlib
+import io
+import json
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import REPO_ROOT, ConfigError, load_yaml
+from .features import strip_placeholders
+
+TEST_FRACTION = 0.2
+SPLIT_SALT = "zhijian-split-v1:"
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+JDDC_SATISFACTION = {0: "negative", 1: "neutral", 2: "positive"}  # 0 dissatisfied · 1 neutral · 2 satisfied
+TAXONOMY_PATH = REPO_ROOT / "data" / "issue_taxonomy.yaml"
+DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "raw"
+
+# file names inside a data directory laid out like ../shared/data/raw
+CSDS_FILE = "csds_topic/val.json"
+JDDC_FILE = "jddc_uss/valid_jddc.txt"
+JDDC_ACTS = "jddc_uss/act_jddc.txt"
+REVIEW_FILES = {
+    "htl": "chinese_sentiment/ChnSentiCorp_htl_all.csv",
+    "waimai": "chinese_sentiment/waimai_10k.csv",
+    "shopping": "chinese_sentiment/online_shopping_10_cats.zip",
+}
+STC3_FILE = "stc3_dch/train_data_cn.json.gz"
+
+
+def content_key(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()[:16]
+
+
+def split_of(key: str, test_fraction: float = TEST_FRACTION) -> str:
+    """``"test"`` or ``"train"``: fixed for a unit's content, whatever else is in the data."""
+    d = hashlib.blake2b((SPLIT_SALT + key).encode("utf-8"), digest_size=8).digest()
+    return "test" if int.from_bytes(d, "big") / 2**64 < test_fraction else "train"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _need(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise ConfigError(
+            f"{what} not found: {path} — pass the folder holding the public corpora with --data-dir "
+            f"(default {DEFAULT_DATA_DIR}) or the file itself with its own option"
+        )
+    return path
+
+
+# --------------------------------------------------------------------------- taxonomy
+
+
+@dataclass
+class Taxonomy:
+    types: dict[str, dict[str, Any]]
+    fine_to_coarse: dict[str, str]
+    sha256: str
+    version: int
+    other: str = "其他"
+
+    @classmethod
+    def load(cls, path: str | Path = TAXONOMY_PATH) -> "Taxonomy":
+        path = Path(path)
+        raw = load_yaml(path, "issue taxonomy")
+        if not isinstance(raw, dict) or not isinstance(raw.get("types"), dict):
+            raise ConfigError(f"{path}: expected a mapping with 'types: {{coarse type: {{topics: [...]}}}}'")
+        fine: dict[str, str] = {}
+        for coarse, spec in raw["types"].items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("topics"), list):
+                raise ConfigError(f"{path}: type {coarse!r} needs a 'topics' list")
+            for t in spec["topics"]:
+                if t in fine:
+                    raise ConfigError(f"{path}: topic {t!r} is listed under both {fine[t]!r} and {coarse!r}")
+                fine[t] = coarse
+        return cls(raw["types"], fine, file_sha256(path), int(raw.get("version", 1)))
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.types)
+
+    def coarse(self, fine_topic: str) -> str:
+        return self.fine_to_coarse.get(fine_topic, self.other)
+
+    def dialogue_label(self, fine_topics: list[str]) -> str:
+        """One label from a dialogue's segment topics / turn intents: the most frequent coarse type,
+        ties to the one seen first; 其他 only when nothing else is there."""
+        coarse = [self.coarse(t) for t in fine_topics if t and t != "OTHER"]
+        specific = [c for c in coarse if c != self.other]
+        if not specific:
+            return self.other
+        counts = Counter(specific)
+        top = max(counts.values())
+        return next(c for c in specific if counts[c] == top)
+
+    def keywords(self) -> dict[str, list[str]]:
+        return {k: list(v.get("keywords") or []) for k, v in self.types.items()}
+
+
+# --------------------------------------------------------------------------- examples
+
+
+@dataclass
+class Dialogue:
+    """A real dialogue: turns as (role, text), its labels, and where it came from."""
+
+    key: str
+    source: str
+    turns: list[tuple[str, str]]
+    split: str
+    issue_type: str | None = None
+    fine_topics: list[str] = field(default_factory=list)
+    # per turn (aligned with ``turns``): sentiment label of a customer turn, or None
+    turn_sentiment: list[str | None] = field(default_factory=list)
+    sentiment: str | None = None  # dialogue-level customer satisfaction, where the corpus has it
+
+
+@dataclass
+class TextExample:
+    """One text with a sentiment label (a customer turn or a review)."""
+
+    key: str  # the unit the split is decided on (dialogue or review)
+    source: str
+    text: str
+    label: str
+    split: str
+    context: str = ""  # the agent turn just before a customer turn, if any
+
+
+# --------------------------------------------------------------------------- CSDS
+
+
+def load_csds(path: Path) -> list[Dialogue]:
+    """One Dialogue per distinct CSDS dialogue; label from its segments' topics (labelled later)."""
+    from ..convert import CSDS_ROLES, CSDS_SEPARATOR
+
+    rows = json.loads(_need(path, "CSDS topic file").read_text(encoding="utf-8"))
+    topics: dict[str, list[str]] = {}
+    for row in rows:
+        topics.setdefault(row["Dialogue"], []).append(row.get("Topic") or "")
+    out = []
+    for text, tops in topics.items():
+        turns = []
+        for utt in text.split(CSDS_SEPARATOR):
+            speaker, _, body = utt.partition(":")
+            turns.append((CSDS_ROLES.get(speaker, "customer"), body))
+        key = content_key("csds", text)
+        out.append(Dialogue(key, "csds", turns, split_of(key), fine_topics=tops))
+    return out
+
+
+# --------------------------------------------------------------------------- JDDC (USS / USDA)
+
+
+def read_jddc_acts(path: Path) -> dict[int, str]:
+    acts = {}
+    for line in _need(path, "JDDC act list").read_text(encoding="utf-8").splitlines():
+        if "\t" in line:
+            i, name = line.split("\t", 1)
+            acts[int(i)] = name.strip()
+    return acts
+
+
+def load_jddc(path: Path, acts_path: Path) -> list[Dialogue]:
+    """Rebuild whole dialogues from the windowed lines (SOURCE.md): each line adds one customer
+    turn; the previous element's agent reply is complete once the next line exists; a dialogue
+    ends with the element ``OVERALL|||`` whose label is the dialogue's satisfaction."""
+    acts = read_jddc_acts(acts_path)
+    dialogues: list[Dialogue] = []
+    cur: dict[str, Any] | None = None
+    lines = _need(path, "JDDC file").read_text(encoding="utf-8").splitlines()
+    for n, line in enumerate(lines, 1):
+        try:
+            ctx_s, ints_s, lab_s = line.split("\t")
+            ctx = ast.literal_eval(ctx_s)
+            ints = ast.literal_eval(ints_s)
+            label = int(lab_s)
+        except (ValueError, SyntaxError) as e:
+            raise ConfigError(f"{path}:{n}: not a JDDC line (context<TAB>intents<TAB>label): {e}") from None
+        pairs = [c.split("|||", 1) if "|||" in c else [c, ""] for c in ctx]
+        if cur is None:
+            cur = {"pairs": [list(p) for p in pairs], "intents": list(ints), "sat": [None] * len(pairs)}
+        else:
+            cur["pairs"][-1][1] = pairs[-2][1]
+            cur["pairs"].append(list(pairs[-1]))
+            cur["intents"].append(ints[-1])
+            cur["sat"].append(None)
+        cur["sat"][-1] = label
+        if ctx[-1] == "OVERALL|||":
+            overall = cur["sat"].pop()
+            cur["pairs"].pop()
+            cur["intents"].pop()
+            turns: list[tuple[str, str]] = []
+            turn_sent: list[str | None] = []
+            for (user, agent), sat in zip(cur["pairs"], cur["sat"]):
+                turns.append(("customer", user))
+                turn_sent.append(JDDC_SATISFACTION.get(sat) if sat is not None else None)
+                if agent:
+                    turns.append(("agent", agent))
+                    turn_sent.append(None)
+            key = content_key("jddc", *[u for u, _ in cur["pairs"]])
+            dialogues.append(
+                Dialogue(
+                    key,
+                    "jddc",
+                    turns,
+                    split_of(key),
+                    fine_topics=[acts.get(i, "OTHER") or "OTHER" for i in cur["intents"]],
+                    turn_sentiment=turn_sent,
+                    sentiment=JDDC_SATISFACTION.get(overall),
+                )
+            )
+            cur = None
+    return dialogues
+
+
+def _customer_set(d: Dialogue) -> set[str]:
+    return {strip_placeholders(t).replace(" ", "") for r, t in d.turns if r == "customer" and len(t) >= 8}
+
+
+def drop_overlap(keep: list[Dialogue], other: list[Dialogue], min_shared: int = 2) -> tuple[list[Dialogue], int]:
+    """``other`` without the dialogues that share ≥ ``min_shared`` customer utterances (≥ 8 chars)
+    with a dialogue of ``keep`` (CSDS and JDDC both come from JDDC: a few dialogues are in both)."""
+    index: dict[str, set[int]] = {}
+    for i, d in enumerate(keep):
+        for u in _customer_set(d):
+            index.setdefault(u, set()).add(i)
+    out, dropped = [], 0
+    for d in other:
+        c = Counter(i for u in _customer_set(d) for i in index.get(u, ()))
+        if c and c.most_common(1)[0][1] >= min_shared:
+            dropped += 1
+            continue
+        out.append(d)
+    return out, dropped
+
+
+# --------------------------------------------------------------------------- reviews
+
+
+def _read_csv_rows(fh) -> list[dict[str, str]]:
+    import csv
+
+    return list(csv.DictReader(fh))
+
+
+def load_reviews(data_dir: Path, files: dict[str, str] | None = None) -> tuple[list[TextExample], dict[str, int]]:
+    """Binary reviews (1 → positive, 0 → negative), de-duplicated across all sets by their text
+    (whitespace removed): a text met twice is one example, a text met with both labels is dropped."""
+    files = files or REVIEW_FILES
+    seen: dict[str, tuple[str, str, str]] = {}  # norm text -> (label, source, text)
+    conflicted: set[str] = set()
+    stats: Counter[str] = Counter()
+    for name, rel in files.items():
+        path = _need(Path(data_dir) / rel, f"review file {name}")
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as z:
+                member = next(m for m in z.namelist() if m.endswith(".csv"))
+                with z.open(member) as raw:
+                    rows = _read_csv_rows(io.TextIOWrapper(raw, encoding="utf-8-sig"))
+        else:
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                rows = _read_csv_rows(fh)
+        for row in rows:
+            text = (row.get("review") or "").strip().lstrip("\ufeff")
+            if not text or row.get("label") not in ("0", "1"):
+                stats["empty_or_unlabelled"] += 1
+                continue
+            label = "positive" if row["label"] == "1" else "negative"
+            source = f"{name}:{row['cat']}" if row.get("cat") else name
+            norm = "".join(text.split())
+            stats["rows"] += 1
+            if norm in seen:
+                stats["duplicates"] += 1
+                if seen[norm][0] != label:
+                    conflicted.add(norm)
+                continue
+            seen[norm] = (label, source, text)
+    out = []
+    for norm, (label, source, text) in seen.items():
+        if norm in conflicted:
+            continue
+        key = content_key("review", norm)
+        out.append(TextExample(key, source, text, label, split_of(key)))
+    stats["conflicting_labels_dropped"] = len(conflicted)
+    stats["examples"] = len(out)
+    return out, dict(stats)
+
+
+# --------------------------------------------------------------------------- STC-3 DCH
+
+
+def stc3_label(scores: list[int]) -> str:
+    """Dialogue-level customer satisfaction from the annotators' S scores (-2 … 2): the mean,
+    bucketed at ±0.5 (SOURCE.md: 1,102 / 2,096 / 502 dialogues)."""
+    mean = sum(scores) / len(scores)
+    return "negative" if mean <= -0.5 else "positive" if mean >= 0.5 else "neutral"
+
+
+def load_stc3(path: Path) -> list[Dialogue]:
+    path = _need(path, "STC-3 DCH file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        raw = json.load(fh)
+    out = []
+    for d in raw:
+        turns = []
+        for t in d["turns"]:
+            role = "customer" if t["sender"] == "customer" else "agent"
+            text = " ".join(u for u in t["utterances"] if u)
+            turns.append((role, text))
+        scores = [a["quality"]["S"] for a in d.get("annotations", [])]
+        key = content_key("stc3", str(d["id"]), *[t for _, t in turns])
+        out.append(Dialogue(key, "stc3", turns, split_of(key), sentiment=stc3_label(scores) if scores else None))
+    return out
+
+
+# --------------------------------------------------------------------------- the two datasets
+
+
+@dataclass
+class DataPaths:
+    """Where the corpora are: a data directory laid out like ../shared/data/raw, or single files."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    csds: Path | None = None
+    jddc: Path | None = None
+    jddc_acts: Path | None = None
+    stc3: Path | None = None
+
+    def __post_init__(self):
+        self.data_dir = Path(self.data_dir)
+        self.csds = Path(self.csds) if self.csds else self.data_dir / CSDS_FILE
+        self.jddc = Path(self.jddc) if self.jddc else self.data_dir / JDDC_FILE
+        self.jddc_acts = Path(self.jddc_acts) if self.jddc_acts else self.data_dir / JDDC_ACTS
+        self.stc3 = Path(self.stc3) if self.stc3 else self.data_dir / STC3_FILE
+
+    def review_paths(self) -> dict[str, Path]:
+        return {k: self.data_dir / v for k, v in REVIEW_FILES.items()}
+
+
+def issue_type_dialogues(paths: DataPaths, taxonomy: Taxonomy) -> tuple[list[Dialogue], dict[str, Any]]:
+    """CSDS + JDDC dialogues with a coarse issue type; JDDC dialogues also in CSDS are dropped."""
+    csds = load_csds(paths.csds)
+    jddc = load_jddc(paths.jddc, paths.jddc_acts)
+    jddc, dropped = drop_overlap(csds, jddc)
+    dialogues = csds + jddc
+    for d in dialogues:
+        d.issue_type = taxonomy.dialogue_label(d.fine_topics)
+    info = {
+        "csds_dialogues": len(csds),
+        "jddc_dialogues": len(jddc),
+        "jddc_dropped_overlap_with_csds": dropped,
+        "files": {p.name: file_sha256(p) for p in (paths.csds, paths.jddc, paths.jddc_acts)},
+        "taxonomy_sha256": taxonomy.sha256,
+    }
+    return dialogues, info
+
+
+def jddc_turn_examples(dialogues: list[Dialogue]) -> list[TextExample]:
+    """Customer turns with a satisfaction label, each with the agent turn just before it."""
+    out = []
+    for d in dialogues:
+        prev_agent = ""
+        for (role, text), label in zip(d.turns, d.turn_sentiment):
+            if role == "agent":
+                prev_agent = text
+                continue
+            if label is not None:
+                out.append(TextExample(d.key, d.source, text, label, d.split, context=prev_agent))
+    return out
+
+
+def stc3_turn_examples(dialogues: list[Dialogue]) -> list[TextExample]:
+    """Weak labels: every customer turn of an STC-3 dialogue carries the dialogue's satisfaction."""
+    return [
+        TextExample(d.key, d.source, text, d.sentiment, d.split)
+        for d in dialogues
+        if d.sentiment
+        for role, text in d.turns
+        if role == "customer" and text.strip()
+    ]
+
+
+def dataset_hash(items: list[tuple[str, str]]) -> str:
+    """A hash of (key, label) pairs: which units, labelled how, in which split."""
+    h = hashlib.sha256()
+    for k, lab in sorted(items):
+        h.update(f"{k}\t{lab}\n".encode("utf-8"))
+    return h.hexdigest()

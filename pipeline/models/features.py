@@ -1,0 +1,124 @@
+"""Features: what a classifier sees of a turn or a conversation.
+
+Both models read the tokens the pipeline already made (``Turn.tokens``: rjieba over the normalized
+text, with the lexicon phrases and domain words in the user dictionary), so training must tokenize
+its data exactly the same way: :class:`TextPrep` builds the pipeline's own normalizer and segmenter
+from the configuration.
+
+``clean_tokens`` is the vectorizers' analyzer (a module-level function: the pickled model refers
+to it by name). It drops whitespace, punctuation and anything holding a digit (order numbers,
+amounts and the corpora's anonymisation placeholders carry no class information), and lower-cases
+Latin letters.
+
+Measured choice (docs/MODELS.md): TF-IDF over these tokens, not character n-grams — char 1–3-gram
+TF-IDF transforms ~10× slower and would use up the pipeline's whole budget for ≤ 1 point of
+macro-F1 (see the feature comparison there).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+# anonymisation placeholders of the JD corpora: [数字], [数字x], [订单编号], [ORDERID_10031770],
+# emoticon codes #E-s[数字x] … — removed from training text (real conversations hold real values,
+# which clean_tokens drops anyway since they contain digits)
+PLACEHOLDER = re.compile(
+    r"#E-[a-z]\[[^\]\[]{1,8}\]|\[ORDERID_\d+\]|\[(?:数字|订单编号|姓名|地址|金额|站点|时间|电话|日期|组织机构|邮箱|表情|身份证号|链接)x?\]"
+)
+
+_DIGIT = re.compile(r"\d")
+# a role tag the issue-type documents put in front of agent tokens: an agent saying 退款 is
+# weaker evidence than a customer asking for one
+AGENT_PREFIX = "a:"
+
+
+def _is_symbolic(tok: str) -> bool:
+    return all(unicodedata.category(ch)[0] in "PSZC" for ch in tok)
+
+
+def clean_tokens(tokens: Sequence[str]) -> list[str]:
+    """The analyzer: the informative tokens of a document (a list of tokens), lower-cased."""
+    out = []
+    for tok in tokens:
+        tok = tok.strip()
+        if not tok or _DIGIT.search(tok) or _is_symbolic(tok):
+            continue
+        out.append(tok.lower())
+    return out
+
+
+def tokens_with_bigrams(tokens: Sequence[str]) -> list[str]:
+    """Analyzer variant: the cleaned tokens and their adjacent pairs (``退款_多久``)."""
+    toks = clean_tokens(tokens)
+    return toks + [f"{a}_{b}" for a, b in zip(toks, toks[1:])]
+
+
+ANALYZERS = {"tokens": clean_tokens, "tokens+bigrams": tokens_with_bigrams}
+
+
+def strip_placeholders(text: str) -> str:
+    return PLACEHOLDER.sub(" ", text)
+
+
+def conversation_document(turns: Iterable[tuple[str, Sequence[str]]], roles: str = "customer+agent") -> list[str]:
+    """One token list for a whole conversation, for the issue-type model.
+
+    ``turns`` are (role, tokens). ``roles``: ``customer`` (customer turns only), ``all`` (every
+    turn, untagged) or ``customer+agent`` (customer tokens as they are, agent tokens tagged with
+    ``a:`` so the two are separate features).
+    """
+    doc: list[str] = []
+    for role, toks in turns:
+        if role == "customer":
+            doc.extend(toks)
+        elif role == "agent" and roles != "customer":
+            if roles == "customer+agent":
+                doc.extend(AGENT_PREFIX + t for t in toks)
+            else:
+                doc.extend(toks)
+    return doc
+
+
+def agent_tag_analyzer(doc: Sequence[str]) -> list[str]:
+    """``clean_tokens`` that keeps the ``a:`` tag of agent tokens."""
+    out = []
+    for tok in doc:
+        if tok.startswith(AGENT_PREFIX):
+            c = clean_tokens([tok[len(AGENT_PREFIX):]])
+            if c:
+                out.append(AGENT_PREFIX + c[0])
+        else:
+            out.extend(clean_tokens([tok]))
+    return out
+
+
+ANALYZERS["tokens+role"] = agent_tag_analyzer
+
+
+class TextPrep:
+    """The pipeline's normalize + tokenize, for training data (same code, same user dictionary)."""
+
+    def __init__(self, config: dict | None = None):
+        from ..config import load_config, resolve_path
+        from ..lexicons import LexiconSet
+        from ..normalize import Normalizer
+        from ..segment import USER_WORD_FREQ, Segmenter, read_domain_words
+
+        config = config if config is not None else load_config()
+        lexicon_dir = resolve_path(config["paths"]["lexicons"])
+        self.normalizer = Normalizer(lexicon_dir / "char_variants.txt")
+        self.lexicons = LexiconSet.load(lexicon_dir, self.normalizer)
+        words = read_domain_words(lexicon_dir / "domain_words.txt")
+        words += [(p, USER_WORD_FREQ) for p in self.lexicons.user_words()]
+        seg = config["segmenter"]
+        self.segmenter = Segmenter(seg["backend"], words, seg["hmm"])
+        self.description = {"segmenter": seg["backend"], "hmm": seg["hmm"], "lexicons": self.lexicons.version}
+
+    def norm(self, text: str) -> str:
+        return self.normalizer.text(strip_placeholders(text))
+
+    def tokens(self, text: str) -> list[str]:
+        norm = self.norm(text)
+        return self.segmenter.cut(norm) if norm else []
