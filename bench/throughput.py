@@ -39,7 +39,7 @@ def floor(path: Path, config: dict, backend: str) -> tuple[float, int]:
 
 def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict]:
     from pipeline.ingest import read_inputs
-    from pipeline.io.writers import RunWriter
+    from pipeline.io.writers import PartitionWriter, RunLayout
     from pipeline.run import Inspector, RunSummary, inspect_records
 
     cfg = {**config, "segmenter": {**config["segmenter"], "backend": backend}}
@@ -54,7 +54,9 @@ def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict
     startup = time.perf_counter() - t_load
     summary = RunSummary()
     t0 = time.perf_counter()
-    with RunWriter(out, cfg["output"]["parquet_batch_rows"]) as w:
+    layout = RunLayout(out)
+    layout.create()
+    with PartitionWriter(layout, "000000", cfg["output"]["parquet_batch_rows"]) as w:
         t_write = [0.0]
 
         def on_result(r):
@@ -63,7 +65,6 @@ def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict
             t_write[0] += time.perf_counter() - s
 
         inspect_records(inspector, read_inputs([str(path)], cfg), on_result, w.write_reject, summary)
-        w.write_manifest({"bench": True})
     elapsed = time.perf_counter() - t0
     stages = dict(inspector.stage_seconds)
     stages["write"] = t_write[0]

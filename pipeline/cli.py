@@ -1,8 +1,8 @@
 """The ``zhijian`` command.
 
-Exit codes: 0 success · 1 failure (an unexpected error) · 2 usage (bad arguments, a missing or
-malformed input, configuration or rule file) · 3 finished, but some records were rejected
-(see rejects.jsonl).
+Exit codes: 0 success · 1 failure (an unexpected error; a re-run resumes where it stopped) ·
+2 usage (bad arguments, a missing or malformed input, configuration or rule file, an output
+directory holding another run) · 3 finished, but some records were rejected (see rejects.jsonl).
 """
 
 from __future__ import annotations
@@ -44,30 +44,59 @@ def _config(args, **overrides):
 
 
 def cmd_inspect(args) -> int:
-    from .run import run_inspection
-
     config = _config(args)
     mask = config["privacy"]["mask"] and not args.no_mask
-    last = [0.0]
+    return _inspect(args.inputs, args.out, config, mask, args)
 
-    def progress(summary):
-        now = time.monotonic()
-        if not args.quiet and now - last[0] >= 5:
-            last[0] = now
-            print(f"zhijian: {summary.read} read, {summary.inspected} inspected, {summary.rejected} rejected", file=sys.stderr)
 
-    manifest = run_inspection(args.inputs, args.out, config, mask=mask, table_columns=_columns(args.column), progress=progress)
+def _inspect(inputs: list[str], out: str, config: dict, mask: bool, args) -> int:
+    from .ingest import expand_inputs
+    from .progress import Progress, count_records_upfront
+    from .run import run_inspection
+
+    progress = Progress(count_records_upfront(expand_inputs(inputs)), quiet=args.quiet)
+    try:
+        manifest = run_inspection(
+            inputs, out, config, mask=mask, table_columns=_columns(getattr(args, "column", None)), progress=progress,
+            workers=args.workers, engine=args.engine, scheduler=args.scheduler, restart=args.restart,
+            merge_jsonl=False if args.no_merge_jsonl else None,
+        )
+    finally:
+        progress.close()
     c = manifest["counts"]
     if not args.quiet:
+        resumed = f" ({manifest['resumed_partitions']} partitions resumed)" if manifest["resumed_partitions"] else ""
         print(
             f"zhijian: {c['read']} read = {c['inspected']} inspected + {c['rejected']} rejected; "
             f"{c['review_needed']} need review; {c['findings']} findings; "
-            f"{manifest['conversations_per_s']} conversations/s → {args.out}",
+            f"{manifest['conversations_per_s']} conversations/s{resumed} → {out}",
             file=sys.stderr,
         )
         if c["rejected"]:
-            print(f"zhijian: rejects by reason: {c['rejects_by_reason']} (see {Path(args.out) / 'rejects.jsonl'})", file=sys.stderr)
+            print(f"zhijian: rejects by reason: {c['rejects_by_reason']} (see {Path(out) / 'rejects.jsonl'})", file=sys.stderr)
     return EXIT_REJECTS if c["rejected"] else EXIT_OK
+
+
+def cmd_nightly(args) -> int:
+    """Inspect one day's conversations from the configured layout into that day's run folder."""
+    import datetime as dt
+    import glob
+
+    from .config import resolve_path
+
+    try:
+        day = dt.date.fromisoformat(args.date).isoformat() if args.date else (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    except ValueError:
+        return _usage(f"--date expects YYYY-MM-DD, got {args.date!r}")
+    config = _config(args)
+    incoming = str(resolve_path(config["nightly"]["incoming"].format(date=day))) if not args.incoming else args.incoming.format(date=day)
+    runs = str(resolve_path(config["nightly"]["runs"].format(date=day))) if not args.runs else args.runs.format(date=day)
+    if not glob.glob(incoming):
+        return _usage(f"nothing to inspect for {day}: no file matches {incoming} (nightly.incoming in the configuration)")
+    mask = config["privacy"]["mask"] and not args.no_mask
+    if not args.quiet:
+        print(f"zhijian nightly {day}: {incoming} → {runs}", file=sys.stderr)
+    return _inspect([incoming], runs, config, mask, args)
 
 
 def cmd_check_lexicons(args) -> int:
@@ -112,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zhijian", description="智能质检: inspect Chinese customer-service conversations")
     sub = p.add_subparsers(dest="command", required=True)
 
+    def run_options(sp):
+        sp.add_argument("--workers", type=int, help="worker processes (default: run.workers, 0 = all cores)")
+        sp.add_argument("--engine", choices=["local", "dask"], help="local processes (default) or a Dask cluster")
+        sp.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT (default: a LocalCluster)")
+        sp.add_argument("--restart", action="store_true", help="discard a previous run in --out instead of resuming it")
+        sp.add_argument("--no-merge-jsonl", action="store_true", help="keep results as per-partition files in parts/ only")
+        sp.add_argument("--quiet", action="store_true")
+
     def common(sp):
         sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml")
         sp.add_argument("--segmenter", choices=["rjieba", "jieba"], help="tokenizer backend (default from config: rjieba)")
@@ -121,9 +158,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="output directory")
     sp.add_argument("--no-mask", action="store_true", help="keep phone / ID / bank-card numbers and e-mail unmasked in the evidence")
     sp.add_argument("--column", action="append", metavar="OURS=THEIRS", help="map a long-table column, e.g. text=内容 (repeatable)")
-    sp.add_argument("--quiet", action="store_true")
+    run_options(sp)
     common(sp)
     sp.set_defaults(func=cmd_inspect)
+
+    sp = sub.add_parser("nightly", help="inspect one day's conversations (nightly.incoming) into its run folder (nightly.runs)")
+    sp.add_argument("--date", help="YYYY-MM-DD (default: yesterday)")
+    sp.add_argument("--incoming", help="override nightly.incoming, e.g. 'incoming/{date}/*.jsonl'")
+    sp.add_argument("--runs", help="override nightly.runs, e.g. 'runs/{date}'")
+    sp.add_argument("--no-mask", action="store_true")
+    run_options(sp)
+    common(sp)
+    sp.set_defaults(func=cmd_nightly)
 
     sp = sub.add_parser("check-lexicons", help="validate lexicons, rules and scorecard and run every entry's examples")
     common(sp)
@@ -142,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("src", help="e.g. ../shared/data/raw/csds_topic/val.json")
     sp.add_argument("--out", required=True)
     sp.set_defaults(func=cmd_convert)
+    from .report.cli import add_subcommands as add_report_subcommands  # light: pandas/matplotlib load only when `report` runs
+    add_report_subcommands(sub)
+    __import__("pipeline.models.cli", fromlist=["add_subcommands"]).add_subcommands(sub)  # train, models (issue 3)
     return p
 
 
@@ -154,9 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         from .ingest import InputError
     except ImportError:  # pragma: no cover — ingest is part of the package
         InputError = ConfigError  # type: ignore[misc,assignment]
+    from .run import RunDirError
+
     try:
         return args.func(args)
-    except (ConfigError, InputError) as e:
+    except (ConfigError, InputError, RunDirError) as e:
         return _usage(str(e))
     except KeyboardInterrupt:
         print("zhijian: interrupted", file=sys.stderr)

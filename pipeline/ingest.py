@@ -57,6 +57,7 @@ from __future__ import annotations
 import csv
 import glob
 import gzip
+import io
 import math
 import zlib
 from datetime import datetime, timezone
@@ -607,8 +608,22 @@ def _read_all(plan, validator: Validator, columns: TableColumns) -> Iterator[Con
 # --------------------------------------------------------------------------------------------
 # JSONL
 
-def read_jsonl(path: str | Path, validator: Validator, gz: bool | None = None) -> Iterator[Conversation | Reject]:
-    """Stream a JSON Lines file (``.gz`` too): one Conversation/Reject per non-blank line."""
+def read_jsonl(
+    path: str | Path,
+    validator: Validator,
+    gz: bool | None = None,
+    start: int = 0,
+    end: int | None = None,
+    first_line: int = 1,
+    data: bytes | None = None,
+) -> Iterator[Conversation | Reject]:
+    """Stream a JSON Lines file (``.gz`` too): one Conversation/Reject per non-blank line.
+
+    A partition of a file is read with ``start``/``end`` (byte offsets on line boundaries of a
+    plain file) and ``first_line`` (the line number at ``start``), or with ``data``: the
+    partition's lines themselves (a gzip file is cut into partitions by the process that
+    decompresses it). Line numbers in sources always refer to the whole file.
+    """
     spath = str(path)
     if gz is None:
         gz = spath.lower().endswith(".gz")
@@ -618,15 +633,23 @@ def read_jsonl(path: str | Path, validator: Validator, gz: bool | None = None) -
     loads = orjson.loads
     JSONDecodeError = orjson.JSONDecodeError
     validate = validator.validate
-    lineno = 0
+    lineno = first_line - 1
     try:
-        f = gzip.open(path, "rb") if gz else open(path, "rb")
+        if data is not None:
+            f = io.BytesIO(data)
+        else:
+            f = gzip.open(path, "rb") if gz else open(path, "rb")
+            if start:
+                f.seek(start)
     except OSError as e:
         raise InputError(f"{spath}: cannot open ({e.strerror or e})") from None
     with f:
         readline = f.readline
+        tell = f.tell
         while True:
             try:
+                if end is not None and tell() >= end:
+                    break
                 raw = readline(limit)
                 if not raw:
                     break

@@ -37,6 +37,17 @@ def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str
     return a if _rank(a) >= _rank(b) else b
 
 
+def _union(branches, of) -> frozenset[str] | None:
+    """An alternation requires one of its branches' requirements: their union (if each has one)."""
+    out: set[str] = set()
+    for branch in branches:
+        r = of(branch)
+        if r is None:
+            return None
+        out |= r
+    return frozenset(out) if len(out) <= MAX_ALTERNATIVES else None
+
+
 def _exact(op, av) -> frozenset[str] | None:
     """The strings a piece matches, when it matches exactly one of a few fixed strings."""
     if op is sre_c.LITERAL:
@@ -47,13 +58,7 @@ def _exact(op, av) -> frozenset[str] | None:
     if op is sre_c.SUBPATTERN:
         return _exact_seq(av[-1])
     if op is sre_c.BRANCH:
-        out: set[str] = set()
-        for branch in av[1]:
-            e = _exact_seq(branch)
-            if e is None:
-                return None
-            out |= e
-        return frozenset(out) if len(out) <= MAX_ALTERNATIVES else None
+        return _union(av[1], _exact_seq)
     if op in _REPEATS and av[0] == 0 and av[1] == 1:  # an optional piece: its strings or nothing
         e = _exact_seq(av[2])
         return e | {""} if e is not None else None
@@ -98,13 +103,7 @@ def _node(op, av) -> frozenset[str] | None:
     if op is sre_c.SUBPATTERN:
         return _seq(av[-1])
     if op is sre_c.BRANCH:
-        out: set[str] = set()
-        for branch in av[1]:
-            r = _seq(branch)
-            if r is None:
-                return None
-            out |= r
-        return frozenset(out) if len(out) <= MAX_ALTERNATIVES else None
+        return _union(av[1], _seq)
     if op in _REPEATS:
         low, _high, inner = av
         return _seq(inner) if low >= 1 else None

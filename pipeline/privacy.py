@@ -513,8 +513,12 @@ if "spacy" in sys.modules:  # already paid for: register now, like any spaCy plu
 
 def build_nlp(labels: Sequence[str] = LABELS) -> Any:
     """A blank ``zh`` pipeline with the jieba segmenter and the ``zhijian_pii`` component."""
+    import logging
+
+    import jieba
     import spacy
 
+    jieba.setLogLevel(logging.WARNING)  # spaCy's segmenter loads jieba's dictionary: no banner on stderr
     register_component()
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
     nlp.add_pipe(COMPONENT_NAME, config={"labels": list(labels)})

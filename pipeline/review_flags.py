@@ -29,6 +29,7 @@ class ReviewFlags:
         c = config["review"]
         self.low_score_below = c["low_score_below"]
         self.model_confidence_below = c["model_confidence_below"]
+        self.end_negative_min_confidence = c["end_negative_min_confidence"]
         self.bad_rating_at_most = c["bad_rating_at_most"]
         self.rate = c["calibration_rate"]
         self.seed = c["calibration_seed"]
@@ -47,7 +48,9 @@ class ReviewFlags:
             reasons.append("rating.bad")
         preds = conversation.predictions
         sentiment = preds.get("sentiment")
-        if sentiment and sentiment.get("customer_end") == "negative":
+        last = next((t for t in reversed(preds.get("turn_sentiment") or []) if t.get("label")), None)
+        if last and last["label"] == "negative" and last["confidence"] >= self.end_negative_min_confidence:
+            # a confident negative only: a closing 没有了 rated mildly negative is no reason to review
             reasons.append("customer.end_negative")
         confidences = [p.get("confidence") for p in (preds.get("issue_type"), sentiment) if p]
         if any(c is not None and c < self.model_confidence_below for c in confidences):

@@ -12,6 +12,8 @@ models) and turns one :class:`Conversation` into one :class:`ConversationResult`
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +53,7 @@ class Inspector:
         self.segmenter = Segmenter(seg["backend"], words, seg["hmm"])
         self.privacy = PiiDetector(self.config, tokenize=self.segmenter.cut)
         self.metrics = ResponseMetrics()
-        self.models = ModelsStage(resolve_path(paths["models"]))
+        self.models = ModelsStage(resolve_path(paths["models"]), self.config)
         self.flags = ReviewFlags(self.config)
         self.stages = [
             ("normalize", self.normalizer),
@@ -141,11 +143,18 @@ class RunSummary:
     read: int = 0
     inspected: int = 0
     rejected: int = 0
-    failed: int = 0  # conversations an unexpected error stopped: written to rejects as internal.error
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     warnings_by_kind: dict[str, int] = field(default_factory=dict)
     review_needed: int = 0
     findings: int = 0
+
+    def add(self, counts: dict[str, Any]) -> None:
+        """Add another summary's counts (a partition's) to this one."""
+        for key in ("read", "inspected", "rejected", "review_needed", "findings"):
+            setattr(self, key, getattr(self, key) + counts.get(key, 0))
+        for key, into in (("rejects_by_reason", self.rejects_by_reason), ("warnings_by_kind", self.warnings_by_kind)):
+            for k, v in counts.get(key, {}).items():
+                into[k] = into.get(k, 0) + v
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -167,25 +176,25 @@ def inspect_records(inspector: Inspector, records, on_result, on_reject, summary
     """
     from .schema import SourceRef
 
+    def reject(r: Reject) -> None:
+        summary.rejected += 1
+        summary.rejects_by_reason[r.reason] = summary.rejects_by_reason.get(r.reason, 0) + 1
+        on_reject(r)
+
     for record in records:
         summary.read += 1
         if isinstance(record, Reject):
-            summary.rejected += 1
-            summary.rejects_by_reason[record.reason] = summary.rejects_by_reason.get(record.reason, 0) + 1
-            on_reject(record)
+            reject(record)
             continue
         try:
             result = inspector.inspect(record)
         except Exception as exc:  # noqa: BLE001 — one bad conversation must not stop the night's run
-            reject = Reject(
+            reject(Reject(
                 record.source or SourceRef("?"),
                 "internal.error",
                 f"inspection failed: {type(exc).__name__}: {exc} — please report this with the record",
                 record.id,
-            )
-            summary.rejected += 1
-            summary.rejects_by_reason["internal.error"] = summary.rejects_by_reason.get("internal.error", 0) + 1
-            on_reject(reject)
+            ))
             continue
         summary.inspected += 1
         summary.findings += len(result.findings)
@@ -203,45 +212,137 @@ def run_inspection(
     mask: bool = True,
     table_columns: dict | None = None,
     progress=None,
+    workers: int | None = None,
+    engine: str | None = None,
+    scheduler: str | None = None,
+    restart: bool = False,
+    merge_jsonl: bool | None = None,
 ) -> dict[str, Any]:
-    """Inspect ``inputs`` into ``out_dir``; return the manifest (also written as manifest.json)."""
-    from .ingest import expand_inputs, read_inputs
-    from .io.writers import RunWriter, describe_inputs
+    """Inspect ``inputs`` into ``out_dir`` partition by partition; return the manifest.
 
+    Resumable: the manifest (rewritten atomically after every partition) lists the partitions
+    done; re-running the same command on the same ``out_dir`` skips them. A directory holding a
+    different run (other inputs, configuration or partition size) is refused unless ``restart``.
+    """
+    from .engines import _inspector_for, make_engine
+    from .ingest import expand_inputs
+    from .io.writers import RunLayout, describe_inputs, drop_duplicates, partition_stats
+    from .partition import plan_partitions
+
+    run_cfg = config["run"]
+    workers = workers if workers is not None else (run_cfg["workers"] or os.cpu_count() or 1)
+    engine = engine or run_cfg["engine"]
+    merge_jsonl = run_cfg["merge_jsonl"] if merge_jsonl is None else merge_jsonl
     started = time.time()
     paths = expand_inputs(inputs)
-    inspector = Inspector(config, mask=mask)
-    summary = RunSummary()
-    with RunWriter(Path(out_dir), config["output"]["parquet_batch_rows"]) as writer:
-        def on_result(result):
-            writer.write_result(result)
-            if progress:
-                progress(summary)
+    for p in paths:  # usage errors (unknown format, unreadable file, missing columns) before any work
+        _preflight(p, table_columns)
+    versions = _inspector_for(config, mask, warm=False).versions  # a bad rule file fails here, not in a worker
+    identity = {
+        "inputs": describe_inputs(paths),
+        "config": config,
+        "mask": mask,
+        "table_columns": table_columns,
+        "zhijian": __version__,
+    }
+    layout = RunLayout(out_dir)
+    previous = layout.read_manifest()
+    done: dict[str, dict] = {}
+    if previous and not restart:
+        if {k: previous.get(k) for k in identity} != _jsonable(identity):
+            raise RunDirError(
+                f"{layout.out} holds a different run (other inputs, configuration or version); "
+                "use another --out, or --restart to discard it"
+            )
+        done = {p["partition"]: p for p in previous.get("partitions", []) if layout.partition_complete(p["partition"])}
+    elif previous and restart:
+        import shutil
 
-        inspect_records(
-            inspector,
-            read_inputs([str(p) for p in paths], config, table_columns),
-            on_result,
-            writer.write_reject,
-            summary,
-        )
-        finished = time.time()
-        manifest = {
-            "zhijian": __version__,
-            "inputs": describe_inputs(paths),
-            "counts": summary.as_dict(),
-            "counts_add_up": summary.read == summary.inspected + summary.rejected,
-            "versions": inspector.versions,
-            "config": config,
-            "mask": mask,
-            "started_at": _iso(started),
-            "finished_at": _iso(finished),
-            "elapsed_s": round(finished - started, 3),
-            "conversations_per_s": round(summary.read / (finished - started), 1) if finished > started else None,
-            "outputs": writer.output_names(),
-        }
-        writer.write_manifest(manifest)
+        for d in (layout.parts, layout.results_pq, layout.findings_pq):
+            shutil.rmtree(d, ignore_errors=True)
+    layout.create()
+    partitions: dict[str, dict] = dict(done)
+    manifest = {**_jsonable(identity), "status": "running", "started_at": _iso(started), "engine": engine,
+                "workers": workers, "partitions": sorted(partitions.values(), key=lambda p: p["partition"])}
+    layout.write_manifest(manifest)
+
+    names: list[str] = []
+
+    def todo():
+        for spec in plan_partitions(paths, run_cfg["partition_size"]):
+            names.append(spec.name)
+            if spec.name in done:
+                if progress:
+                    progress(done[spec.name]["counts"]["read"], resumed=True)
+                continue
+            yield spec
+
+    specs = todo()
+    head = list(itertools.islice(specs, 2))
+    if engine == "local" and len(head) < 2:
+        workers = 1  # one partition to do: starting worker processes would only cost time
+    manifest["workers"] = workers
+    run = make_engine(engine, workers, scheduler)
+    skipped = len(done)
+    for spec, stats in run(itertools.chain(head, specs), str(layout.out), config, mask, table_columns):
+        partitions[spec.name] = {**spec.describe(), "counts": stats}
+        manifest["partitions"] = sorted(partitions.values(), key=lambda p: p["partition"])
+        layout.write_manifest(manifest)  # the partition is recorded as done only once its files are in place
+        if progress:
+            progress(stats["read"])
+
+    # run-level steps: duplicates between partitions, the merged JSONL files, the final counts
+    added = drop_duplicates(layout, names)
+    for name in added:
+        partitions[name]["counts"] = {**partitions[name]["counts"], **partition_stats(layout, name)}
+    layout.merge_jsonl(names, "rejects")
+    if merge_jsonl:
+        layout.merge_jsonl(names, "results")
+    finished = time.time()
+    totals = RunSummary()
+    for p in partitions.values():
+        totals.add(p["counts"])
+    counts = totals.as_dict()
+    manifest.update(
+        status="complete",
+        partitions=[partitions[n] for n in names],
+        counts=counts,
+        counts_add_up=counts["read"] == counts["inspected"] + counts["rejected"],
+        versions=versions,
+        finished_at=_iso(finished),
+        elapsed_s=round(finished - started, 3),
+        conversations_per_s=round(counts["read"] / (finished - started), 1) if finished > started else None,
+        resumed_partitions=skipped,
+        outputs={
+            "results.jsonl": merge_jsonl,
+            "rejects.jsonl": True,
+            "results.parquet/": "one part-NNNNNN.parquet per partition",
+            "findings.parquet/": "one part-NNNNNN.parquet per partition",
+            "parts/": "per-partition JSONL",
+        },
+    )
+    layout.write_manifest(manifest)
     return manifest
+
+
+class RunDirError(ValueError):
+    """The output directory holds another run."""
+
+
+def _preflight(path: Path, table_columns: dict | None) -> None:
+    from .ingest import TableColumns, _preflight_jsonl, _preflight_table, detect_format
+
+    fmt, gz = detect_format(path)
+    if fmt == "jsonl":
+        _preflight_jsonl(path, gz)
+    else:
+        _preflight_table(path, fmt, gz, TableColumns(table_columns))
+
+
+def _jsonable(value):
+    import orjson
+
+    return orjson.loads(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
 
 
 def _iso(ts: float) -> str:

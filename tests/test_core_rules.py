@@ -69,10 +69,11 @@ def test_clean_conversation_scores_full(inspector):
     assert result.findings == [] and result.score == 100 and result.grade == "优"
 
 
-def test_models_stage_leaves_predictions_null(inspector):
+def test_models_stage_fills_predictions_with_the_shipped_models(inspector):
+    # the models themselves: tests/test_models*.py; without an artifact the fields stay null (ibid.)
     result = inspector.inspect(make_conversation([("customer", "在吗", 0), OPEN, CLOSE]))
-    assert result.issue_type is None and result.sentiment is None and result.turn_sentiment is None
-    assert result.versions["issue_model"] is None
+    assert result.issue_type["label"] and result.sentiment["customer_end"] and result.turn_sentiment[0]["turn"] == 0
+    assert result.versions["issue_model"] and result.versions["sentiment_model"]
 
 
 @pytest.mark.parametrize("score_rating, reason", [(1, "rating.bad"), (5, None)])
@@ -112,3 +113,14 @@ def test_privacy_disclosure_and_its_evidence_is_masked(config, text, fires):
     for m, r in zip(masked, raw):
         assert text[r.start : r.end] == r.evidence  # --no-mask keeps the raw text
         assert m.evidence != r.evidence and len(m.evidence) == len(r.evidence) and "*" in m.evidence
+
+
+@pytest.mark.parametrize("label, confidence, flagged", [("negative", 0.9, True), ("negative", 0.4, False), ("neutral", 0.9, False)])
+def test_customer_end_negative_needs_a_confident_last_turn(config, label, confidence, flagged):
+    from pipeline.review_flags import ReviewFlags
+
+    c = make_conversation([("customer", "在吗", 0), OPEN, ("customer", "好吧", 20), CLOSE])
+    c.predictions = {"turn_sentiment": [{"turn": 0, "label": "neutral", "confidence": 0.9}, {"turn": 2, "label": label, "confidence": confidence}],
+                     "sentiment": {"label": label, "confidence": confidence, "customer_end": label}}
+    scored = {"score": 100, "detail": {"fatal": []}}
+    assert ("customer.end_negative" in ReviewFlags(config)(c, scored)["reasons"]) is flagged

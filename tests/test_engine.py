@@ -358,3 +358,23 @@ def test_result_serializes_like_its_dict(inspector):
     assert result.findings
     assert orjson.loads(orjson.dumps(result)) == orjson.loads(orjson.dumps(result.to_dict()))
     assert list(orjson.loads(orjson.dumps(result))) == list(result.to_dict())
+
+
+def test_an_unexpected_error_on_one_conversation_becomes_a_reject(inspector, monkeypatch):
+    from pipeline.run import RunSummary, inspect_records
+
+    good = make_conversation([("customer", "在吗", 0), ("agent", "您好", 5)], cid="ok")
+    bad = make_conversation([("customer", "在吗", 0), ("agent", "您好", 5)], cid="boom")
+    real = inspector.scorecard.__class__.__call__
+
+    def explode(self, conversation):
+        if conversation.id == "boom":
+            raise RuntimeError("scorecard bug")
+        return real(self, conversation)
+
+    monkeypatch.setattr(inspector.scorecard.__class__, "__call__", explode)
+    results, rejects, summary = [], [], RunSummary()
+    inspect_records(inspector, [good, bad], results.append, rejects.append, summary)
+    assert [r.id for r in results] == ["ok"]
+    assert [(r.id, r.reason) for r in rejects] == [("boom", "internal.error")] and "scorecard bug" in rejects[0].detail
+    assert (summary.read, summary.inspected, summary.rejected) == (2, 1, 1)

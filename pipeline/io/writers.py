@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -169,25 +170,30 @@ class _ParquetStream:
         self.writer.close()
 
 
-class RunWriter:
-    """The writers of one run. Use as a context manager; files get their final names on success."""
+class PartitionWriter:
+    """The output files of one partition, written under temporary names and renamed only when the
+    partition completes — a partition's files exist whole or not at all.
 
-    FILES = ("results.jsonl", "results.parquet", "findings.parquet", "rejects.jsonl", "manifest.json")
+    Layout of a run directory (``RunLayout``): the Parquet *directories* ``results.parquet/`` and
+    ``findings.parquet/`` hold one ``part-NNNNNN.parquet`` per partition (pandas, pyarrow and DuckDB
+    read a directory as one table); ``parts/`` holds each partition's ``results-NNNNNN.jsonl`` and
+    ``rejects-NNNNNN.jsonl``, merged in partition order into ``results.jsonl`` and
+    ``rejects.jsonl`` when the run completes.
+    """
 
-    def __init__(self, out_dir: Path, batch_rows: int = 5000):
-        self.out_dir = Path(out_dir)
+    def __init__(self, layout: "RunLayout", name: str, batch_rows: int = 5000):
+        self.layout = layout
+        self.name = name
         self.batch_rows = batch_rows
+        self.finals = layout.partition_files(name)
+        self.temps = [f.with_name(f".{f.name}.partial") for f in self.finals]
 
-    def _tmp(self, name: str) -> Path:
-        return self.out_dir / f".{name}.partial"
-
-    def __enter__(self) -> "RunWriter":
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._results = open(self._tmp("results.jsonl"), "wb")
-        self._rejects = open(self._tmp("rejects.jsonl"), "wb")
-        self._results_pq = _ParquetStream(self._tmp("results.parquet"), RESULT_COLUMNS, self.batch_rows)
-        self._findings_pq = _ParquetStream(self._tmp("findings.parquet"), FINDING_COLUMNS, self.batch_rows * 4)
-        self._manifest: dict | None = None
+    def __enter__(self) -> "PartitionWriter":
+        results_jsonl, rejects_jsonl, results_pq, findings_pq = self.temps
+        self._results = open(results_jsonl, "wb")
+        self._rejects = open(rejects_jsonl, "wb")
+        self._results_pq = _ParquetStream(results_pq, RESULT_COLUMNS, self.batch_rows)
+        self._findings_pq = _ParquetStream(findings_pq, FINDING_COLUMNS, self.batch_rows * 4)
         return self
 
     def write_result(self, result: ConversationResult) -> None:
@@ -199,23 +205,154 @@ class RunWriter:
     def write_reject(self, reject: Reject) -> None:
         self._rejects.write(orjson.dumps(reject.to_dict()) + b"\n")
 
-    def write_manifest(self, manifest: dict) -> None:
-        self._manifest = manifest
-
-    def output_names(self) -> list[str]:
-        return list(self.FILES)
-
     def __exit__(self, exc_type, exc, tb) -> None:
         self._results.close()
         self._rejects.close()
         self._results_pq.close()
         self._findings_pq.close()
         if exc_type is not None:
-            return  # leave the .partial files for inspection; final names are untouched
-        with open(self._tmp("manifest.json"), "wb") as fh:
-            fh.write(orjson.dumps(self._manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
-        for name in self.FILES:
-            os.replace(self._tmp(name), self.out_dir / name)
+            for t in self.temps:
+                t.unlink(missing_ok=True)
+            return
+        for t, f in zip(self.temps, self.finals):
+            os.replace(t, f)
+
+
+class RunLayout:
+    """Where a run's files live, and the run-level steps over them (manifest, merge)."""
+
+    def __init__(self, out_dir: str | Path):
+        self.out = Path(out_dir)
+        self.parts = self.out / "parts"
+        self.results_pq = self.out / "results.parquet"
+        self.findings_pq = self.out / "findings.parquet"
+        self.manifest = self.out / "manifest.json"
+
+    def create(self) -> None:
+        for d in (self.out, self.parts, self.results_pq, self.findings_pq):
+            if d.exists() and not d.is_dir():
+                d.unlink()  # a single-file output of an older layout
+            d.mkdir(parents=True, exist_ok=True)
+
+    def partition_files(self, name: str) -> list[Path]:
+        return [
+            self.parts / f"results-{name}.jsonl",
+            self.parts / f"rejects-{name}.jsonl",
+            self.results_pq / f"part-{name}.parquet",
+            self.findings_pq / f"part-{name}.parquet",
+        ]
+
+    def partition_complete(self, name: str) -> bool:
+        return all(f.exists() for f in self.partition_files(name))
+
+    def read_manifest(self) -> dict | None:
+        try:
+            return orjson.loads(self.manifest.read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def write_manifest(self, manifest: dict) -> None:
+        write_atomic(self.manifest, orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+
+    def merge_jsonl(self, names: list[str], kind: str) -> Path:
+        """Concatenate the partitions' ``kind`` files (results / rejects) in partition order."""
+        target = self.out / f"{kind}.jsonl"
+        tmp = target.with_name(f".{target.name}.partial")
+        with open(tmp, "wb") as out:
+            for name in names:
+                with open(self.parts / f"{kind}-{name}.jsonl", "rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 20)
+        os.replace(tmp, target)
+        return target
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def drop_duplicates(layout: RunLayout, names: list[str]) -> dict[str, list[dict]]:
+    """Conversations whose id an earlier partition already inspected become ``id.duplicate``
+    rejects (the first occurrence wins, as in one sequential pass). Partitions are validated
+    independently, so this run-level pass finds the duplicates between them; it rewrites only the
+    partitions that hold one and is idempotent. Returns the rejects added, by partition."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    first_seen: dict[str, str] = {}
+    added: dict[str, list[dict]] = {}
+    for name in names:
+        table = pq.read_table(layout.results_pq / f"part-{name}.parquet", columns=["id", "source_path", "source_line", "source_row"])
+        dups = []
+        for rid, path, line, row in zip(*(table.column(c).to_pylist() for c in table.column_names)):
+            where = f"{path} {'line ' + str(line) if line else 'row ' + str(row)}"
+            if rid in first_seen:
+                dups.append({"source": path, "line": line, "row": row, "id": rid, "reason": "id.duplicate",
+                             "detail": f"id {rid!r} was already inspected earlier in this run ({first_seen[rid]}); "
+                                       "ids must be unique across all inputs of a run — remove the duplicate or give it its own id"})
+            else:
+                first_seen[rid] = where
+        if not dups:
+            continue
+        added[name] = dups
+        ids = {d["id"] for d in dups}
+        res_pq, find_pq = layout.results_pq / f"part-{name}.parquet", layout.findings_pq / f"part-{name}.parquet"
+        keep = pq.read_table(res_pq)  # (a partition's own validator already rejected repeats inside it)
+        mask = pc.invert(pc.is_in(keep.column("id"), value_set=pa_array(ids)))
+        write_table_atomic(keep.filter(mask), res_pq)
+        findings = pq.read_table(find_pq)
+        write_table_atomic(findings.filter(pc.invert(pc.is_in(findings.column("conversation_id"), value_set=pa_array(ids)))), find_pq)
+        jsonl = layout.parts / f"results-{name}.jsonl"
+        lines = [ln for ln in jsonl.read_bytes().splitlines(keepends=True) if orjson.loads(ln)["id"] not in ids]
+        write_atomic(jsonl, b"".join(lines))
+        rejects = layout.parts / f"rejects-{name}.jsonl"
+        write_atomic(rejects, rejects.read_bytes() + b"".join(orjson.dumps(d) + b"\n" for d in dups))
+    return added
+
+
+def partition_stats(layout: RunLayout, name: str) -> dict[str, Any]:
+    """A partition's counts, recomputed from its files (after :func:`drop_duplicates` changed them)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(layout.results_pq / f"part-{name}.parquet", columns=["findings", "review_needed", "warnings"])
+    warnings: dict[str, int] = {}
+    for ws in table.column("warnings").to_pylist():
+        for w in ws or ():
+            k = w.split(":", 1)[0]
+            warnings[k] = warnings.get(k, 0) + 1
+    reasons: dict[str, int] = {}
+    for line in (layout.parts / f"rejects-{name}.jsonl").read_bytes().splitlines():
+        if line.strip():
+            r = orjson.loads(line)["reason"]
+            reasons[r] = reasons.get(r, 0) + 1
+    inspected, rejected = table.num_rows, sum(reasons.values())
+    return {
+        "read": inspected + rejected,
+        "inspected": inspected,
+        "rejected": rejected,
+        "findings": int(sum(v or 0 for v in table.column("findings").to_pylist())),
+        "review_needed": int(sum(bool(v) for v in table.column("review_needed").to_pylist())),
+        "rejects_by_reason": reasons,
+        "warnings_by_kind": warnings,
+    }
+
+
+def pa_array(values):
+    import pyarrow as pa
+
+    return pa.array(sorted(values), type=pa.string())
+
+
+def write_table_atomic(table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(f".{path.name}.partial")
+    pq.write_table(table, str(tmp), compression="zstd")
+    os.replace(tmp, path)
 
 
 def describe_inputs(paths: list[Path]) -> list[dict[str, Any]]:

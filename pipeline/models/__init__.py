@@ -1,30 +1,155 @@
-"""models: issue-type and sentiment predictions.
+"""models: issue type (问题类型) and customer sentiment.
 
-Adds ``Conversation.predictions`` (``issue_type``, ``sentiment``, ``turn_sentiment``). Until a
-trained model is shipped in ``models/<name>/`` (the classifier issue), the stage fills nothing:
-the output fields stay ``null`` — a prediction is never invented.
+Adds ``Conversation.predictions`` (SPEC output contract):
+
+* ``issue_type = {"label", "confidence", "because": [tokens]}`` — one label for the conversation,
+  from all its customer and agent tokens; ``because`` = the tokens that pushed hardest for it;
+* ``turn_sentiment = [{"turn", "label", "confidence"}]`` — one entry per customer turn
+  (``negative`` / ``neutral`` / ``positive``; an empty turn gets ``null``s);
+* ``sentiment = {"label", "confidence", "customer_end"}`` — the customer turns' probabilities
+  combined as the model's metadata says (``conversation.aggregate``: mean, end-weighted mean or
+  last turn — chosen at training time on real dialogue-level labels), and the label of the
+  customer's last turn with text.
+
+The models are the bundles in ``models/<name>/`` (``model.joblib`` + ``metadata.json``), verified
+at start-up (store.py: sha256 and scikit-learn version, else ConfigError → exit 2). A model that
+isn't there predicts nothing: its fields stay ``null`` — never invented. Training, MLflow and
+the CLI live in this package too (train.py, tracking.py, cli.py) and load only when used.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ..schema import Conversation
 
 MODEL_NAMES = ("issue_type", "sentiment")
+DEFAULTS = {"enabled": True, "because_tokens": 5}
+
+
+@contextmanager
+def _sklearn_without_pandas():
+    """Import scikit-learn without pandas when nothing has imported either yet.
+
+    scikit-learn ≥ 1.8 imports pandas at import time (``sklearn.utils.fixes``: ``try: import
+    pandas``), only to support DataFrame inputs; the models stage passes token lists, and pandas
+    would add ~0.5 s of imports to every inspecting process. While scikit-learn is first imported
+    here, ``import pandas`` fails as if pandas were absent; afterwards pandas imports normally.
+    """
+    import sys
+
+    if "sklearn" in sys.modules or "pandas" in sys.modules:
+        yield
+        return
+    sys.modules["pandas"] = None  # type: ignore[assignment]  — makes `import pandas` raise ImportError
+    try:
+        import sklearn.utils.fixes  # noqa: F401 — the module that probes for pandas
+        yield
+    finally:
+        if sys.modules.get("pandas", 0) is None:
+            del sys.modules["pandas"]
+
+
+class LoadedModel:
+    def __init__(self, name: str, fast: Any, metadata: dict[str, Any]):
+        self.name = name
+        self.fast = fast
+        self.metadata = metadata
+
+    @property
+    def version(self) -> str:
+        m = self.metadata
+        v = f"{self.name}@v{m['registered_version']}" if m.get("registered_version") else self.name
+        return f"{v}:{m['sha256'][:12]}"
 
 
 class ModelsStage:
     name = "models"
 
-    def __init__(self, models_dir: Path):
+    def __init__(self, models_dir: Path, config: dict | None = None):
         self.models_dir = Path(models_dir)
-        # model loading arrives with the classifier issue; nothing is loaded yet
-        self.loaded: dict[str, object] = {}
+        cfg = {**DEFAULTS, **((config or {}).get("models") or {})}
+        self.because_tokens = int(cfg["because_tokens"])
+        self.loaded: dict[str, LoadedModel] = {}
+        if cfg["enabled"]:
+            for name in MODEL_NAMES:
+                self._load(name)
+        issue = self.loaded.get("issue_type")
+        self._issue = issue.fast if issue else None
+        self._issue_roles = (issue.metadata.get("document") or {}).get("roles", "customer+agent") if issue else None
+        sent = self.loaded.get("sentiment")
+        self._sent = sent.fast if sent else None
+        self._aggregate = (sent.metadata.get("conversation") or {}).get("aggregate", "mean_of_turns") if sent else None
+
+    def _load(self, name: str) -> None:
+        from .store import has_bundle
+
+        directory = self.models_dir / name
+        if not has_bundle(directory):
+            return
+        from ..config import ConfigError
+
+        with _sklearn_without_pandas():
+            from .predict import LinearTextModel, UnsupportedModel
+            from .store import load_bundle
+
+            model, meta = load_bundle(directory)
+        try:
+            fast = LinearTextModel(model)
+        except UnsupportedModel as e:
+            raise ConfigError(f"{directory}: {e}") from None
+        self.loaded[name] = LoadedModel(name, fast, meta)
 
     @property
     def versions(self) -> dict[str, str | None]:
-        return {"issue_model": None, "sentiment_model": None}
+        i, s = self.loaded.get("issue_type"), self.loaded.get("sentiment")
+        return {"issue_model": i.version if i else None, "sentiment_model": s.version if s else None}
 
     def __call__(self, conversation: Conversation) -> Conversation:
+        if self._issue is None and self._sent is None:
+            return conversation
+        from .features import AGENT_PREFIX, conversation_document
+
+        preds = conversation.predictions
+        turns = conversation.turns
+        if self._issue is not None:
+            issue = self._issue
+            if issue.per_token:  # features straight from the turns' tokens (what conversation_document would give)
+                feats: list[int] = []
+                for t in turns:
+                    if t.tokens and (t.role == "customer" or (t.role == "agent" and self._issue_roles != "customer")):
+                        feats += issue.features(t.tokens, AGENT_PREFIX if t.role == "agent" and self._issue_roles == "customer+agent" else "")
+                counts = Counter(feats)
+                counts.pop(-1, None)
+                label, conf, because, _ = issue.predict((), explain=self.because_tokens, counts=counts)
+            else:
+                doc = conversation_document(((t.role, t.tokens or ()) for t in turns), self._issue_roles)
+                label, conf, because, _ = issue.predict(doc, explain=self.because_tokens)
+            preds["issue_type"] = {"label": label, "confidence": round(conf, 4), "because": because}
+        if self._sent is not None:
+            fast = self._sent
+            classes = fast.classes
+            customer = [t for t in turns if t.role == "customer"]
+            with_text = [t for t in customer if t.tokens]
+            probs = fast.proba_rows([t.tokens for t in with_text]) if with_text else []
+            by_turn = {}
+            for t, p in zip(with_text, probs):
+                top = max(p)
+                by_turn[t.index] = {"turn": t.index, "label": classes[p.index(top)], "confidence": round(top, 4)}
+            preds["turn_sentiment"] = [by_turn.get(t.index) or {"turn": t.index, "label": None, "confidence": None} for t in customer]
+            end = by_turn[with_text[-1].index]["label"] if with_text else None
+            if probs:
+                if self._aggregate == "last_turn":
+                    m = probs[-1]
+                else:
+                    w = range(1, len(probs) + 1) if self._aggregate == "end_weighted" else [1] * len(probs)
+                    total = sum(w)
+                    m = [sum(wi * p[k] for wi, p in zip(w, probs)) / total for k in range(len(classes))]
+                top = max(m)
+                preds["sentiment"] = {"label": classes[m.index(top)], "confidence": round(top, 4), "customer_end": end}
+            else:
+                preds["sentiment"] = None  # no customer text: nothing to judge
         return conversation

@@ -129,7 +129,7 @@ class Taxonomy:
         return next(c for c in specific if counts[c] == top)
 
     def keywords(self) -> dict[str, list[str]]:
-        return {k: list(v.get("keywords") or []) for k, v in self.types.items()}
+        return {k: [str(w).lower() for w in (v.get("keywords") or [])] for k, v in self.types.items()}
 
 
 # --------------------------------------------------------------------------- examples
@@ -374,10 +374,21 @@ class DataPaths:
         return {k: self.data_dir / v for k, v in REVIEW_FILES.items()}
 
 
+def unique(dialogues: list[Dialogue]) -> list[Dialogue]:
+    """The first of dialogues with the same content key (JDDC holds a dialogue twice)."""
+    seen: set[str] = set()
+    out = []
+    for d in dialogues:
+        if d.key not in seen:
+            seen.add(d.key)
+            out.append(d)
+    return out
+
+
 def issue_type_dialogues(paths: DataPaths, taxonomy: Taxonomy) -> tuple[list[Dialogue], dict[str, Any]]:
     """CSDS + JDDC dialogues with a coarse issue type; JDDC dialogues also in CSDS are dropped."""
-    csds = load_csds(paths.csds)
-    jddc = load_jddc(paths.jddc, paths.jddc_acts)
+    csds = unique(load_csds(paths.csds))
+    jddc = unique(load_jddc(paths.jddc, paths.jddc_acts))
     jddc, dropped = drop_overlap(csds, jddc)
     dialogues = csds + jddc
     for d in dialogues:
@@ -423,3 +434,60 @@ def dataset_hash(items: list[tuple[str, str]]) -> str:
     for k, lab in sorted(items):
         h.update(f"{k}\t{lab}\n".encode("utf-8"))
     return h.hexdigest()
+
+
+def write_subset(src: Path, dst: Path, dialogues: int = 40, reviews: int = 200) -> Path:
+    """A small real subset of a data directory, laid out the same way (for quick runs, tests and
+    the notebook check): the first ``dialogues`` dialogues of each corpus, and ``reviews`` reviews
+    of each review set taken evenly through the file (the files are sorted by label)."""
+    import csv
+
+    src, dst = Path(src), Path(dst)
+    # CSDS: rows of the first N distinct dialogues
+    rows = json.loads((src / CSDS_FILE).read_text(encoding="utf-8"))
+    keep: list[str] = list(dict.fromkeys(r["Dialogue"] for r in rows))[:dialogues]
+    keep_set = set(keep)
+    (dst / CSDS_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (dst / CSDS_FILE).write_text(json.dumps([r for r in rows if r["Dialogue"] in keep_set], ensure_ascii=False), encoding="utf-8")
+    # JDDC: lines up to the N-th OVERALL
+    out, n = [], 0
+    for line in (src / JDDC_FILE).read_text(encoding="utf-8").splitlines():
+        out.append(line)
+        if "'OVERALL|||']" in line.split("\t", 1)[0]:
+            n += 1
+            if n >= dialogues:
+                break
+    (dst / JDDC_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (dst / JDDC_FILE).write_text("\n".join(out) + "\n", encoding="utf-8")
+    (dst / JDDC_ACTS).write_bytes((src / JDDC_ACTS).read_bytes())
+    # reviews: evenly spaced rows
+    for rel in REVIEW_FILES.values():
+        path = src / rel
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as z:
+                member = next(m for m in z.namelist() if m.endswith(".csv"))
+                with z.open(member) as raw:
+                    rows_ = list(csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig")))
+        else:
+            with open(path, encoding="utf-8-sig", newline="") as fh:
+                rows_ = list(csv.reader(fh))
+        header, body = rows_[0], rows_[1:]
+        step = max(1, len(body) // reviews)
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(header)
+        w.writerows(body[::step][:reviews])
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(dst / rel, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr(Path(rel).stem + ".csv", buf.getvalue())
+        else:
+            (dst / rel).write_text(buf.getvalue(), encoding="utf-8")
+    # STC-3: the first N dialogues
+    if (src / STC3_FILE).exists():
+        with gzip.open(src / STC3_FILE, "rt", encoding="utf-8") as fh:
+            stc3 = json.load(fh)[: dialogues * 2]
+        (dst / STC3_FILE).parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(dst / STC3_FILE, "wt", encoding="utf-8") as fh:
+            json.dump(stc3, fh, ensure_ascii=False)
+    return dst

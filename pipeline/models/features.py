@@ -10,9 +10,10 @@ to it by name). It drops whitespace, punctuation and anything holding a digit (o
 amounts and the corpora's anonymisation placeholders carry no class information), and lower-cases
 Latin letters.
 
-Measured choice (docs/MODELS.md): TF-IDF over these tokens, not character n-grams — char 1–3-gram
-TF-IDF transforms ~10× slower and would use up the pipeline's whole budget for ≤ 1 point of
-macro-F1 (see the feature comparison there).
+Measured choice (docs/MODELS.md, bench/models_ablation.py): TF-IDF over these tokens — on the
+issue-type data character 1–3-grams scored lower (held-out macro-F1 0.53 vs 0.58) with a 10×
+larger vocabulary and slower transforms, and token bigrams lower still; the tokens also come free
+from the tokenize stage.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def clean_tokens(tokens: Sequence[str]) -> list[str]:
             continue
         out.append(tok.lower())
     return out
+
+
+clean_tokens.per_token = True  # each token maps on its own (predict.py memoises token → feature)
 
 
 def tokens_with_bigrams(tokens: Sequence[str]) -> list[str]:
@@ -94,6 +98,7 @@ def agent_tag_analyzer(doc: Sequence[str]) -> list[str]:
     return out
 
 
+agent_tag_analyzer.per_token = True
 ANALYZERS["tokens+role"] = agent_tag_analyzer
 
 

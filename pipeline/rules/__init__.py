@@ -231,8 +231,18 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
                 raise ConfigError(f"{where}: position.{k} must be a non-negative integer")
     after = params.get("after")
     if after is not None:
-        if not isinstance(after, dict) or not ({"lexicon", "rule"} & set(after)):
-            raise ConfigError(f"{where}: after must name a 'lexicon' or a 'rule' as its anchor")
+        if not isinstance(after, dict) or not ({"lexicon", "rule", "model"} & set(after)):
+            raise ConfigError(f"{where}: after must name a 'lexicon', a 'rule' or a 'model' as its anchor")
+        if "model" in after:  # a customer turn the sentiment model labels `label` with ≥ min_confidence
+            if after["model"] != "sentiment":
+                raise ConfigError(f"{where}: after.model must be 'sentiment' (the per-turn model), got {after['model']!r}")
+            if after.get("label") not in ("negative", "neutral", "positive"):
+                raise ConfigError(f"{where}: after.label must be negative, neutral or positive, got {after.get('label')!r}")
+            after["min_confidence"] = config_value(config, after.get("min_confidence", 0.5), where)
+            if isinstance(after["min_confidence"], bool) or not isinstance(after["min_confidence"], (int, float)) or not 0 <= after["min_confidence"] <= 1:
+                raise ConfigError(f"{where}: after.min_confidence must be a number between 0 and 1")
+            if "rule" in after:
+                raise ConfigError(f"{where}: after takes a 'rule' anchor or lexicon/model anchors, not both")
         if "lexicon" in after and after["lexicon"] not in lexicons.lexicons:
             raise ConfigError(f"{where}: after.lexicon {after['lexicon']!r} not found")
         if "rule" in after and after["rule"] not in earlier:

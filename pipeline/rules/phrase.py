@@ -7,23 +7,43 @@ a customer repeating a complaint the agent has just apologised for needs no seco
 from __future__ import annotations
 
 from . import Rule, RuleContext, register
+from ..lexicons import Entry, Hit
 from ..schema import Finding
 
 _SCOPE = {"lexicon", "role", "position", "after", "category_from_entry"}
 
 
 def _anchors(rule: Rule, ctx: RuleContext):
-    """(turn, hit) pairs that open a window: lexicon hits of a role, or another rule's findings."""
+    """(turn, hit) pairs that open a window: lexicon hits of a role, turns the sentiment model
+    labels ``after.label`` with at least ``after.min_confidence`` (both kinds, when both are
+    given), or another rule's findings."""
     after = rule.params["after"]
     if "rule" in after:
         for f in ctx.fired.get(after["rule"], []):
             if f.turn is not None:
                 yield f.turn, None
         return
+    by_model = _model_turns(ctx, after) if "model" in after else {}
     for t in ctx.turns_of(after.get("role", "any")):
-        for h in ctx.lexicon_hits(t, after["lexicon"]):
-            yield t, h
-            break  # one anchor per turn
+        hits = ctx.lexicon_hits(t, after["lexicon"]) if "lexicon" in after else []
+        if hits:
+            yield t, hits[0]  # one anchor per turn
+        elif t in by_model:
+            yield t, by_model[t]
+
+
+def _model_turns(ctx: RuleContext, after: dict) -> dict[int, Hit]:
+    """Turns the model labels ``after.label`` confidently enough, each as a whole-turn hit (so the
+    finding's evidence is the customer's turn and its entry says ``model:sentiment``). Without
+    a loaded model there are no predictions and no model anchors."""
+    out: dict[int, Hit] = {}
+    for p in ctx.conversation.predictions.get("turn_sentiment") or ():
+        conf = p.get("confidence")
+        if p.get("label") == after["label"] and conf is not None and conf >= after["min_confidence"]:
+            turn = ctx.conversation.turns[p["turn"]]
+            entry = Entry(id=f"model:{after['model']}", lexicon="model", category="", source=f"{after['model']} model")
+            out[p["turn"]] = Hit(entry, 0, len(turn.norm), turn.norm)
+    return out
 
 
 def _window(rule: Rule, ctx: RuleContext, anchor_turn: int) -> list[int]:

@@ -1,0 +1,160 @@
+"""``zhijian train issue-type|sentiment`` and ``zhijian models list|promote``.
+
+Only argparse at import time: mlflow, scikit-learn and pandas load inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def _floats(s: str) -> list[float]:
+    try:
+        return [float(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"zhijian: error: expected comma-separated numbers, got {s!r}") from None
+
+
+def _models_dir(args) -> Path:
+    from ..config import load_config, resolve_path
+
+    if getattr(args, "models_dir", None):
+        return Path(args.models_dir)
+    return resolve_path(load_config(getattr(args, "config", None))["paths"]["models"])
+
+
+def cmd_train(args) -> int:
+    from .datasets import DataPaths
+    from .train import TRAINERS, default_options
+
+    name = args.model.replace("-", "_")
+    data = DataPaths(**{k: v for k, v in {"data_dir": args.data_dir, "csds": getattr(args, "csds", None), "jddc": args.jddc,
+                                          "jddc_acts": args.jddc_acts, "stc3": getattr(args, "stc3", None)}.items() if v})
+    overrides = {
+        "data": data,
+        "features": args.features,
+        "C": _floats(args.C) if args.C else None,
+        "min_df": args.min_df,
+        "cv_folds": args.cv_folds,
+        "seed": args.seed,
+        "limit": args.limit,
+    }
+    if name == "issue_type":
+        overrides["turn_weight"] = _floats(args.turn_weight) if args.turn_weight else None
+        overrides["roles"] = args.roles
+        if args.taxonomy:
+            overrides["taxonomy"] = Path(args.taxonomy)
+    else:
+        overrides["review_weight"] = _floats(args.review_weight) if args.review_weight else None
+        overrides["stc3_weight"] = _floats(args.stc3_weight) if args.stc3_weight else None
+    opts = default_options(name, **overrides)
+    opts.class_weight = None if args.class_weight == "none" else "balanced"
+
+    from ..config import load_config
+    from . import tracking
+
+    config = load_config(args.config)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    result = TRAINERS[name](opts, config, log=log)
+    cmp = tracking.compare_with_champion(result)
+    logged = tracking.log_training(result, run_name=args.run_name)
+    new = cmp["new"]
+    names = {"test_macro_f1": "macro-F1", "test_accuracy": "accuracy", "test_reviews_accuracy": "reviews accuracy"}
+    print(f"{name}: MLflow run {logged['run_id']} → registered version {logged['version']} ({tracking.tracking_uri()})")
+    print("  held-out " + ", ".join(f"{names[k]} {v:.3f}" for k, v in new.items() if v is not None))
+    champ = cmp["champion"]
+    if champ:
+        note = "" if cmp["comparable"] else " (other held-out data: not comparable)"
+        print(f"  champion v{champ['version']}: " + ", ".join(f"{names[k]} {v:.3f}" for k, v in champ.items() if k in names and v is not None) + note)
+    else:
+        print("  no champion yet")
+    if args.promote:
+        meta = tracking.promote(name, logged["version"], _models_dir(args))
+        print(f"  promoted v{logged['version']} → {_models_dir(args) / name} (sha256 {meta['sha256'][:12]})")
+    else:
+        print(f"  to ship it: zhijian models promote {name} {logged['version']}")
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    from . import tracking
+
+    rows = tracking.list_models()
+    models_dir = _models_dir(args)
+    for name in ("issue_type", "sentiment"):
+        meta = tracking.installed(models_dir, name)
+        where = models_dir / name
+        if meta:
+            print(f"{name}: installed {where} — version {meta.get('registered_version', '?')}, sha256 {meta['sha256'][:12]}, "
+                  f"run {meta.get('mlflow_run_id', '?')[:12]}")
+        else:
+            print(f"{name}: nothing installed in {where}")
+    if not rows:
+        print(f"no registered versions in {tracking.tracking_uri()}")
+        return 0
+    print(f"registered versions ({tracking.tracking_uri()}):")
+    print(f"  {'name':<11} {'ver':>4}  {'aliases':<10} {'macro-F1':>8} {'accuracy':>8} {'reviews':>8}  test-data  run")
+    for r in rows:
+        def f(x):
+            return f"{x:8.3f}" if isinstance(x, (int, float)) else f"{'':>8}"
+        print(f"  {r['name']:<11} {r['version']:>4}  {','.join(r['aliases']):<10} {f(r['test_macro_f1'])} {f(r['test_accuracy'])} "
+              f"{f(r['test_reviews_accuracy'])}  {(r['test_hash'] or '')[:8]:<9}  {r['run_id'][:12]}")
+    return 0
+
+
+def cmd_models_promote(args) -> int:
+    from . import tracking
+
+    meta = tracking.promote(args.name, args.version, _models_dir(args))
+    name = tracking.normalize_name(args.name)
+    print(f"{name} v{args.version} is the champion; installed in {_models_dir(args) / name} (sha256 {meta['sha256'][:12]})")
+    return 0
+
+
+def add_subcommands(sub) -> None:
+    """Register ``train`` and ``models`` on the ``zhijian`` parser's subparsers."""
+    tp = sub.add_parser("train", help="train a classifier on real data, log it to MLflow, register a version")
+    tsub = tp.add_subparsers(dest="model", required=True)
+    for model in ("issue-type", "sentiment"):
+        sp = tsub.add_parser(model, help=f"train the {model} classifier (docs/MODELS.md)")
+        sp.add_argument("--data-dir", help="folder laid out like ../shared/data/raw (default: that folder)")
+        sp.add_argument("--jddc", help="JDDC windowed file (default: DATA_DIR/jddc_uss/valid_jddc.txt)")
+        sp.add_argument("--jddc-acts", help="JDDC intent names (default: DATA_DIR/jddc_uss/act_jddc.txt)")
+        sp.add_argument("--features", help="analyzer: tokens | tokens+bigrams | tokens+role (default per model)")
+        sp.add_argument("--C", help="inverse regularisation, comma-separated values are a CV grid")
+        sp.add_argument("--class-weight", choices=["balanced", "none"], help="default balanced")
+        sp.add_argument("--min-df", type=int, help="drop tokens seen in fewer documents (default 2)")
+        sp.add_argument("--cv-folds", type=int, help="folds of the cross-validation inside the training split")
+        sp.add_argument("--seed", type=int, help="random seed (CV folds, solver); default 0")
+        sp.add_argument("--limit", type=int, help="at most N dialogues / reviews per source (quick runs)")
+        sp.add_argument("--run-name", help="MLflow run name")
+        sp.add_argument("--promote", action="store_true", help="also make it the champion and install it in models/")
+        sp.add_argument("--models-dir", help="where promotion installs the bundle (default: config paths.models)")
+        sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml (tokenizer, lexicons)")
+        if model == "issue-type":
+            sp.add_argument("--csds", help="CSDS topic file (default: DATA_DIR/csds_topic/val.json)")
+            sp.add_argument("--taxonomy", help="coarse issue taxonomy (default: data/issue_taxonomy.yaml)")
+            sp.add_argument("--roles", choices=["customer", "all", "customer+agent"], help="which turns make the document")
+            sp.add_argument("--turn-weight", help="weight of JDDC customer turns as extra examples (grid)")
+        else:
+            sp.add_argument("--stc3", help="STC-3 DCH training file (default: DATA_DIR/stc3_dch/train_data_cn.json.gz)")
+            sp.add_argument("--review-weight", help="weight of a review example (grid, e.g. 0.02,0.05,0.1)")
+            sp.add_argument("--stc3-weight", help="weight of an STC-3 customer turn (grid; 0 = not used)")
+        sp.set_defaults(func=cmd_train, roles=None, taxonomy=None, turn_weight=None, review_weight=None, stc3_weight=None)
+
+    mp = sub.add_parser("models", help="the model registry (MLflow): list versions, promote one to champion")
+    msub = mp.add_subparsers(dest="models_command", required=True)
+    sp = msub.add_parser("list", help="registered versions with their held-out figures, and what is installed")
+    sp.add_argument("--models-dir")
+    sp.add_argument("--config")
+    sp.set_defaults(func=cmd_models_list)
+    sp = msub.add_parser("promote", help="make VERSION the champion and install its bundle in models/NAME/")
+    sp.add_argument("name", metavar="NAME", help="issue_type | sentiment")
+    sp.add_argument("version", metavar="VERSION")
+    sp.add_argument("--models-dir")
+    sp.add_argument("--config")
+    sp.set_defaults(func=cmd_models_promote)

@@ -1,0 +1,450 @@
+"""Charts of a :class:`~.metrics.Report`: matplotlib (Agg, no display, no network) → PNG bytes.
+
+Chinese labels need a CJK font: :func:`setup_fonts` takes the first installed family of
+``report.charts.fonts`` (Debian: ``fonts-noto-cjk`` → "Noto Sans CJK SC"), looking in the system
+font folders itself when matplotlib's font cache predates the font's installation. Without one the
+charts still render, with a warning that Chinese labels will show as boxes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+from glob import glob
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .metrics import KPI_LABELS, Report  # noqa: E402
+
+PALETTE = ["#3b6fb6", "#e07b39", "#4a9d5b", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
+GRADE_COLORS = {"优": "#4a9d5b", "良": "#3b6fb6", "中": "#e0a639", "差": "#c44e52"}
+REASON_COLORS = {"服务态度": "#c44e52", "专业能力": "#8172b2", "响应速度": "#e07b39", "问题解决效果": "#3b6fb6", "其他": "#8c8c8c"}
+_FONT_GLOBS = ["/usr/share/fonts/**/*CJK*.tt[cf]", "/usr/share/fonts/**/*CJK*.otf", "/usr/share/fonts/**/wqy*.tt[cf]",
+               "/usr/share/fonts/**/*SourceHan*.otf", "/usr/local/share/fonts/**/*.tt[cf]", "C:/Windows/Fonts/msyh.tt[cf]"]
+_font_used: list[str | None] = []
+
+
+def setup_fonts(families: list[str]) -> str | None:
+    """Make the first installed CJK family the charts' font; returns its name (None: none found)."""
+    if _font_used:
+        return _font_used[0]
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    chosen = next((f for f in families if f in installed), None)
+    if chosen is None:  # a font installed after matplotlib cached its font list
+        for pattern in _FONT_GLOBS:
+            for path in glob(pattern, recursive=True):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except Exception:  # noqa: BLE001 — an unreadable font file is skipped
+                    continue
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        chosen = next((f for f in families if f in installed), None)
+    if chosen is None:
+        print("zhijian report: warning: no CJK font found (tried report.charts.fonts); Chinese chart labels will show as boxes. "
+              "Install one, e.g. `apt-get install fonts-noto-cjk`.", file=sys.stderr)
+    matplotlib.rcParams["font.family"] = "sans-serif"
+    matplotlib.rcParams["font.sans-serif"] = ([chosen] if chosen else []) + ["DejaVu Sans"]
+    matplotlib.rcParams["axes.unicode_minus"] = False
+    matplotlib.rcParams["axes.spines.top"] = False
+    matplotlib.rcParams["axes.spines.right"] = False
+    matplotlib.rcParams["font.size"] = 9
+    _font_used.append(chosen)
+    return chosen
+
+
+def _fig(w: float = 8.0, h: float = 3.2) -> Figure:
+    return Figure(figsize=(w, h), layout="constrained")
+
+
+def _png(fig: Figure, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _pct_axis(ax, axis: str = "y") -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=None))
+
+
+def _short_days(days) -> list[str]:
+    return [str(d)[5:] for d in days]
+
+
+def _ok(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+# ------------------------------------------------------------------------------------------------
+def grade_mix(r: Report, dpi: int) -> bytes | None:
+    g = r.grade_mix
+    if g["conversations"].sum() == 0:
+        return None
+    fig = _fig(5.2, 2.8)
+    ax = fig.subplots()
+    colors = [GRADE_COLORS.get(x, "#8c8c8c") for x in g["grade"]]
+    bars = ax.bar(g["grade"], g["conversations"], color=colors)
+    for b, n, s in zip(bars, g["conversations"], g["share"]):
+        ax.annotate(f"{n}\n{s:.1%}", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=8)
+    ax.set_title("等级分布 grade mix")
+    ax.set_ylabel("会话数")
+    ax.margins(y=0.3)
+    return _png(fig, dpi)
+
+
+def rule_hits(r: Report, dpi: int) -> bytes | None:
+    t = r.rule_hits
+    if t.empty:
+        return None
+    t = t.iloc[::-1]
+    fig = _fig(8, 0.9 + 0.32 * len(t))
+    ax = fig.subplots()
+    colors = ["#4a9d5b" if k == "bonus" else "#c44e52" for k in t["kind"]]
+    bars = ax.barh([f"{lab}  {rule}" for lab, rule in zip(t["label"], t["rule"])], t["rate"], color=colors)
+    for b, rate, n in zip(bars, t["rate"], t["conversations"]):
+        ax.annotate(f" {rate:.1%} ({n})", (b.get_width(), b.get_y() + b.get_height() / 2), va="center", fontsize=8)
+    _pct_axis(ax, "x")
+    ax.set_title("各规则命中率(含该规则的会话占比;绿色为加分项)")
+    ax.margins(x=0.18)
+    return _png(fig, dpi)
+
+
+def first_response(r: Report, dpi: int) -> bytes | None:
+    d = r.first_response_dist
+    if d is None or d.empty:
+        return None
+    fig = _fig(8, 2.9)
+    ax = fig.subplots()
+    x = np.arange(len(d.index))
+    bottom = np.zeros(len(d.index))
+    for i, ch in enumerate(d.columns):
+        ax.bar(x, d[ch].values, bottom=bottom, label=str(ch), color=PALETTE[i % len(PALETTE)])
+        bottom += d[ch].values
+    labels = [f"{int(lo)}–" if i == len(d.index) - 1 else f"{int(lo)}–{int(d.index[i + 1])}" for i, lo in enumerate(d.index)]
+    ax.set_xticks(x, labels)
+    ax.set_xlabel("首次响应(秒)")
+    ax.set_ylabel("会话数")
+    sla = r.meta["first_response_sla_s"]
+    ax.set_title("首次响应时间分布(SLA: " + ", ".join(f"{k} {v}s" for k, v in sla.items() if k != "default") + ")")
+    ax.legend(frameon=False)
+    return _png(fig, dpi)
+
+
+def daily_volume_score(r: Report, dpi: int) -> bytes | None:
+    d = r.daily
+    if d is None or len(d) < 2:
+        return None
+    fig = _fig(8, 3.0)
+    ax = fig.subplots()
+    x = np.arange(len(d))
+    ax.bar(x, d["conversations"], color="#c9d6ea", label="会话数")
+    ax.set_ylabel("会话数")
+    ax2 = ax.twinx()
+    ax2.plot(x, d["avg_score"], color="#3b6fb6", marker="o", ms=3, label="平均分")
+    t = r.meta["targets"].get("avg_score_min")
+    if t is not None:
+        ax2.axhline(t, color="#c44e52", ls="--", lw=1, label=f"目标 {t:g}")
+    ax2.set_ylabel("平均分")
+    ax2.spines["right"].set_visible(True)
+    _days_ticks(ax, d["day"])
+    ax.set_title("每日会话数与平均分")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax2.legend(h1 + h2, l1 + l2, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3, fontsize=8)
+    return _png(fig, dpi)
+
+
+def _days_ticks(ax, days, max_ticks: int = 15) -> None:
+    n = len(days)
+    step = max(1, math.ceil(n / max_ticks))
+    ax.set_xticks(np.arange(0, n, step), _short_days(list(days)[::step]))
+
+
+def daily_rates(r: Report, dpi: int) -> bytes | None:
+    d = r.daily
+    if d is None or len(d) < 2:
+        return None
+    fig = _fig(8, 3.4)
+    axes = fig.subplots(1, 2)
+    x = np.arange(len(d))
+    ax = axes[0]
+    ax.plot(x, d["first_response_sla_compliance"], color="#3b6fb6", marker="o", ms=3, label="首响达标率")
+    t = r.meta["targets"].get("first_response_sla_compliance_min")
+    if t is not None:
+        ax.axhline(t, color="#c44e52", ls="--", lw=1, label=f"目标 ≥ {t:.0%}")
+    _pct_axis(ax)
+    _days_ticks(ax, d["day"], 7)
+    ax.set_title("首响达标率")
+    ax.legend(frameon=False, fontsize=8)
+    ax = axes[1]
+    for i, key in enumerate(["bad_rating_rate", "complaint_risk_rate", "fatal_rate", "customer_negative_rate"]):
+        if d[key].notna().any():
+            ax.plot(x, d[key], marker="o", ms=3, color=PALETTE[(i + 1) % len(PALETTE)], label=KPI_LABELS[key])
+    _pct_axis(ax)
+    _days_ticks(ax, d["day"], 7)
+    ax.set_title("每日比率")
+    ax.legend(frameon=False, fontsize=8)
+    return _png(fig, dpi)
+
+
+def forecasts(r: Report, dpi: int) -> bytes | None:
+    fcs = [(k, f) for k, f in r.forecasts.items() if f is not None]
+    if not fcs:
+        return None
+    from datetime import date
+
+    cols = 2
+    rows = math.ceil(len(fcs) / cols)
+    fig = _fig(8, 2.5 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    hist_days = [date.fromisoformat(x) for x in r.daily["day"]]
+    for ax, (key, fc) in zip(axes, fcs):
+        ax.plot(hist_days, r.daily[key], color="#3b6fb6", marker="o", ms=2, lw=1, label="实际")
+        ax.plot(fc.days, fc.yhat, color="#e07b39", lw=1.5, label="预测")
+        ax.fill_between(fc.days, fc.lo, fc.hi, color="#e07b39", alpha=0.2, label="预测区间")
+        ax.set_title(KPI_LABELS.get(key, key), fontsize=9)
+        if key != "conversations" and key != "avg_score":
+            _pct_axis(ax)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.xaxis.set_major_locator(matplotlib.dates.AutoDateLocator(minticks=3, maxticks=6))
+        ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%m-%d"))
+    for ax in axes[len(fcs):]:
+        ax.set_visible(False)
+    axes[0].legend(frameon=False, fontsize=7)
+    return _png(fig, dpi)
+
+
+def agent_ranking(r: Report, dpi: int, top: int) -> bytes | None:
+    a = r.agents[r.agents["ranked"]]
+    if a.empty:
+        return None
+    a = a.sort_values("avg_score", ascending=False)
+    if len(a) > 2 * top:
+        a = a.iloc[list(range(top)) + list(range(len(a) - top, len(a)))]
+    a = a.iloc[::-1]
+    teams = sorted(r.agents["agent_team"].dropna().unique())
+    color = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(teams)}
+    fig = _fig(8, 0.8 + 0.26 * len(a))
+    ax = fig.subplots()
+    labels = [f"{n or ''} {i}" for n, i in zip(a["agent_name"], a["agent_id"])]
+    bars = ax.barh(labels, a["avg_score"], color=[color.get(t, "#8c8c8c") for t in a["agent_team"]])
+    for b, s, n in zip(bars, a["avg_score"], a["conversations"]):
+        ax.annotate(f" {s:.1f} (n={n})", (b.get_width(), b.get_y() + b.get_height() / 2), va="center", fontsize=7)
+    lo = max(0, float(a["avg_score"].min()) - 10)
+    ax.set_xlim(lo, 100 + (100 - lo) * 0.15)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=color[t], label=t) for t in teams], frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    more = f"(前 {top} 名与后 {top} 名)" if len(r.agents[r.agents["ranked"]]) > 2 * top else ""
+    ax.set_title(f"坐席平均分排名{more}")
+    return _png(fig, dpi)
+
+
+def team_trend(r: Report, dpi: int) -> bytes | None:
+    td = r.team_daily
+    if td is None or td.empty or len(td) < 2:
+        return None
+    fig = _fig(8, 2.8)
+    ax = fig.subplots()
+    x = np.arange(len(td))
+    for i, team in enumerate(td.columns):
+        ax.plot(x, td[team], marker="o", ms=3, color=PALETTE[i % len(PALETTE)], label=str(team))
+    _days_ticks(ax, td.index)
+    ax.set_ylabel("平均分")
+    ax.set_title("各团队每日平均分")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(fig, dpi)
+
+
+def team_items(r: Report, dpi: int) -> bytes | None:
+    m = r.team_items
+    if m is None or m.empty:
+        return None
+    m = m.iloc[:, :12]
+    fig = _fig(8, 1.4 + 0.35 * len(m))
+    ax = fig.subplots()
+    im = ax.imshow(m.values, cmap="Reds", aspect="auto")
+    ax.set_xticks(np.arange(m.shape[1]), [str(c) for c in m.columns], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(m.shape[0]), [str(i) for i in m.index])
+    vmax = float(np.nanmax(m.values)) if m.size else 0
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            v = m.values[i, j]
+            ax.text(j, i, f"{v:.0%}" if v >= 0.005 else "", ha="center", va="center", fontsize=7,
+                    color="white" if v > vmax * 0.6 else "black")
+    fig.colorbar(im, ax=ax, format=matplotlib.ticker.PercentFormatter(1.0, decimals=0), shrink=0.8)
+    ax.set_title("团队 × 扣分项:每会话扣分次数(培训需求热点)")
+    return _png(fig, dpi)
+
+
+def issue_pareto(r: Report, dpi: int) -> bytes | None:
+    t = r.issue_types
+    if t is None or t.empty:
+        return None
+    fig = _fig(8, 3.2)
+    ax = fig.subplots()
+    x = np.arange(len(t))
+    ax.bar(x, t["conversations"], color="#3b6fb6")
+    ax.set_xticks(x, [str(v) for v in t["issue_type"]], rotation=30, ha="right")
+    ax.set_ylabel("会话数")
+    ax2 = ax.twinx()
+    ax2.plot(x, t["cumulative_share"], color="#e07b39", marker="o", ms=3)
+    ax2.axhline(0.8, color="#8c8c8c", ls=":", lw=1)
+    ax2.set_ylim(0, 1.05)
+    _pct_axis(ax2)
+    ax2.spines["right"].set_visible(True)
+    ax.set_title("问题类型帕累托图(柱:会话数;线:累计占比;虚线 80%)")
+    return _png(fig, dpi)
+
+
+def issue_quality(r: Report, dpi: int) -> bytes | None:
+    t = r.issue_types
+    if t is None or t.empty:
+        return None
+    fig = _fig(8, 3.0)
+    axes = fig.subplots(1, 2)
+    x = np.arange(len(t))
+    names = [str(v) for v in t["issue_type"]]
+    axes[0].bar(x, t["avg_score"], color="#4a9d5b")
+    axes[0].set_xticks(x, names, rotation=40, ha="right", fontsize=7)
+    axes[0].set_title("各问题类型平均分")
+    lo = float(np.nanmin(t["avg_score"])) if t["avg_score"].notna().any() else 0
+    axes[0].set_ylim(max(0, lo - 10), 100)
+    if t["customer_negative_rate"].notna().any():
+        axes[1].bar(x, t["customer_negative_rate"].fillna(0), color="#c44e52")
+        axes[1].set_title("各问题类型客户负面率")
+    else:
+        axes[1].bar(x, t["bad_rating_rate"].fillna(0), color="#e07b39")
+        axes[1].set_title("各问题类型差评率(暂无情绪数据)")
+    axes[1].set_xticks(x, names, rotation=40, ha="right", fontsize=7)
+    _pct_axis(axes[1])
+    return _png(fig, dpi)
+
+
+def bad_reasons(r: Report, dpi: int) -> bytes | None:
+    b = r.bad_reviews
+    if not b.get("count"):
+        return None
+    bc = b["by_class"]
+    fig = _fig(8, 3.0)
+    axes = fig.subplots(1, 2)
+    ax = axes[0]
+    bars = ax.bar(bc["reason"], bc["count"], color=[REASON_COLORS.get(c, "#8c8c8c") for c in bc["reason"]])
+    for bar, n, s in zip(bars, bc["count"], bc["share"]):
+        ax.annotate(f"{n} ({s:.0%})", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+    ax.set_title("差评原因分类")
+    ax.margins(y=0.2)
+    ax.tick_params(axis="x", labelsize=8)
+    _stacked(axes[1], b["by_channel"], b["classes"], horizontal=False)
+    axes[1].set_title("按渠道")
+    return _png(fig, dpi)
+
+
+def _stacked(ax, table, classes, horizontal: bool, legend_outside: bool = True) -> None:
+    cols = [c for c in classes if c in table.columns]
+    base = np.zeros(len(table))
+    idx = [str(i) for i in table.index]
+    for c in cols:
+        vals = table[c].values.astype(float)
+        if horizontal:
+            ax.barh(idx, vals, left=base, color=REASON_COLORS.get(c, "#8c8c8c"), label=c)
+        else:
+            ax.bar(idx, vals, bottom=base, color=REASON_COLORS.get(c, "#8c8c8c"), label=c)
+        base += vals
+    if legend_outside:
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    else:
+        ax.legend(frameon=False, fontsize=7)
+
+
+def bad_by_day(r: Report, dpi: int) -> bytes | None:
+    b = r.bad_reviews
+    d = b.get("by_day")
+    if d is None or len(d) < 2:
+        return None
+    fig = _fig(8, 2.8)
+    ax = fig.subplots()
+    base = np.zeros(len(d))
+    x = np.arange(len(d))
+    for c in [c for c in b["classes"] if c in d.columns]:
+        ax.bar(x, d[c].values, bottom=base, color=REASON_COLORS.get(c, "#8c8c8c"), label=c)
+        base += d[c].values
+    _days_ticks(ax, d.index)
+    ax.set_title("每日差评数(按原因)")
+    ax.legend(frameon=False, fontsize=7, ncols=5)
+    return _png(fig, dpi)
+
+
+def bad_by_agent(r: Report, dpi: int, top: int) -> bytes | None:
+    b = r.bad_reviews
+    a = b.get("by_agent")
+    if a is None or a.empty:
+        return None
+    a = a.head(top).iloc[::-1]
+    a = a.set_axis([f"{n or ''} {i}" for n, i in zip(a["agent_name"], a.index)])
+    fig = _fig(8, 0.9 + 0.28 * len(a))
+    ax = fig.subplots()
+    _stacked(ax, a, b["classes"], horizontal=True)
+    ax.set_title(f"差评最多的坐席(前 {top})")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    return _png(fig, dpi)
+
+
+def verdict_precision(r: Report, dpi: int) -> bytes | None:
+    v = r.verdicts
+    if not v or v.get("per_rule") is None or v["per_rule"].empty:
+        return None
+    t = v["per_rule"].iloc[::-1]
+    fig = _fig(8, 0.9 + 0.32 * len(t))
+    ax = fig.subplots()
+    y = np.arange(len(t))
+    ax.barh(y - 0.2, t["precision"].fillna(0), height=0.4, color="#3b6fb6", label="精确率 precision")
+    ax.barh(y + 0.2, t["agreement"].fillna(0), height=0.4, color="#4a9d5b", label="一致率 agreement")
+    ax.set_yticks(y, [f"{lab}  {rule}" for lab, rule in zip(t["label"], t["rule"])])
+    _pct_axis(ax, "x")
+    ax.set_xlim(0, 1.05)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("各规则:人工确认的精确率与机器—人工一致率")
+    return _png(fig, dpi)
+
+
+def render_all(r: Report, config: dict[str, Any]) -> dict[str, bytes]:
+    """Every chart that has data, by name."""
+    ch = config["report"]["charts"]
+    setup_fonts(list(ch["fonts"]))
+    dpi = int(ch["dpi"])
+    top = int(config["report"]["top_agents"])
+    makers = {
+        "grade_mix": lambda: grade_mix(r, dpi),
+        "rule_hits": lambda: rule_hits(r, dpi),
+        "first_response": lambda: first_response(r, dpi),
+        "daily_volume_score": lambda: daily_volume_score(r, dpi),
+        "daily_rates": lambda: daily_rates(r, dpi),
+        "forecasts": lambda: forecasts(r, dpi),
+        "agent_ranking": lambda: agent_ranking(r, dpi, top),
+        "team_trend": lambda: team_trend(r, dpi),
+        "team_items": lambda: team_items(r, dpi),
+        "issue_pareto": lambda: issue_pareto(r, dpi),
+        "issue_quality": lambda: issue_quality(r, dpi),
+        "bad_reasons": lambda: bad_reasons(r, dpi),
+        "bad_by_day": lambda: bad_by_day(r, dpi),
+        "bad_by_agent": lambda: bad_by_agent(r, dpi, top),
+        "verdict_precision": lambda: verdict_precision(r, dpi),
+    }
+    out = {}
+    for name, make in makers.items():
+        png = make()
+        if png:
+            out[name] = png
+    return out

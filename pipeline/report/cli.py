@@ -1,0 +1,82 @@
+"""``zhijian report RUN_DIR... --out report.html [--format html|xlsx]``.
+
+Imported by ``pipeline/cli.py``'s ``build_parser``; this module imports nothing heavy at import
+time (pandas, matplotlib and openpyxl load only when the command runs).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def add_subcommands(subparsers) -> None:
+    sp = subparsers.add_parser(
+        "report",
+        help="KPIs, agents and teams, issue types, bad reviews, trends and forecast over one or more runs (HTML or Excel)",
+        description="Report over the outputs of `zhijian inspect` (one RUN_DIR per day, or any set of runs). "
+        "What each number means: docs/REPORTS.md.",
+    )
+    sp.add_argument("runs", nargs="+", metavar="RUN_DIR", help="output folders of `zhijian inspect` (globs allowed)")
+    sp.add_argument("--out", required=True, help="report file to write (report.html, report.xlsx)")
+    sp.add_argument("--format", choices=["html", "xlsx"], help="default: from the --out suffix (.xlsx → xlsx), else html")
+    sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml (report targets, SLAs …)")
+    sp.add_argument("--title", default="质检报告", help="report title")
+    sp.add_argument("--quiet", action="store_true")
+    sp.set_defaults(func=cmd_report)
+
+
+def _expand(patterns: list[str]) -> list[str]:
+    from glob import glob
+
+    out: list[str] = []
+    for p in patterns:
+        matches = sorted(glob(p)) if any(ch in p for ch in "*?[") else [p]
+        out.extend(matches or [p])
+    return out
+
+
+def cmd_report(args) -> int:
+    from ..config import ConfigError, load_config
+    from .load import ReportInputError, load_runs
+
+    t0 = time.perf_counter()
+    fmt = args.format or ("xlsx" if args.out.lower().endswith(".xlsx") else "html")
+    try:
+        config = load_config(args.config)
+        runs = load_runs(_expand(args.runs))
+    except (ConfigError, ReportInputError) as e:
+        print(f"zhijian: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    from .metrics import compute
+
+    report = compute(runs, config)
+    t1 = time.perf_counter()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "xlsx":
+        from .xlsx import render_xlsx
+
+        render_xlsx(report, out, int(config["report"]["max_detail_rows"]))
+    else:
+        from .charts import render_all
+        from .html import render_html
+
+        charts = render_all(report, config)
+        tmp = out.with_name(f".{out.name}.partial")
+        tmp.write_text(render_html(report, charts, title=args.title), encoding="utf-8")
+        tmp.replace(out)
+    t2 = time.perf_counter()
+    if not args.quiet:
+        m = report.meta
+        print(
+            f"zhijian: report over {len(m['runs'])} run(s), {m['coverage']['inspected']:,} conversations, {m['days']} day(s) "
+            f"→ {out} ({fmt}; numbers {t1 - t0:.1f} s, rendering {t2 - t1:.1f} s)",
+            file=sys.stderr,
+        )
+        for n in report.notes:
+            print(f"zhijian: note: {n}", file=sys.stderr)
+    return EXIT_OK

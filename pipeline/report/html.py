@@ -1,0 +1,431 @@
+"""HTML renderer: one self-contained file (inline CSS, charts as base64 PNG, no script, no CDN).
+
+:func:`render_html` turns a :class:`~.metrics.Report` into the page; :func:`section_html` renders
+one section, so the review workbench can show the same views inside its own pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from typing import Any, Callable
+
+import pandas as pd
+
+from .metrics import KPI_KINDS, Report
+
+SECTIONS = [
+    ("kpi", "概览 KPIs"),
+    ("trends", "趋势与预测"),
+    ("agents", "坐席与团队"),
+    ("issues", "问题类型"),
+    ("bad-reviews", "差评分析"),
+    ("verdicts", "机器与人工一致性"),
+    ("method", "口径说明"),
+]
+# +1: higher is better; -1: lower is better; 0: neither
+GOOD = {
+    "avg_score": 1, "first_response_sla_compliance": 1, "negative_recovery_rate": 1, "rating_rate": 0, "conversations": 0,
+    "review_rate": 0, "fatal_rate": -1, "first_response_mean": -1, "first_response_p50": -1, "first_response_p90": -1,
+    "avg_response_s": -1, "complaint_risk_rate": -1, "bad_rating_rate": -1, "customer_negative_rate": -1,
+}
+CSS = """
+:root{--fg:#1f2933;--muted:#6b7785;--line:#e3e7ec;--bg:#f6f8fa;--good:#2f8a4a;--bad:#c0392b;--accent:#3b6fb6}
+*{box-sizing:border-box}
+body{margin:0;font-family:"Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Micro Hei","Microsoft YaHei","PingFang SC","Noto Sans",sans-serif;
+color:var(--fg);background:#fff;font-size:14px;line-height:1.5}
+header{background:#1f3a5f;color:#fff;padding:18px 28px}
+header h1{margin:0 0 4px;font-size:22px}
+header .sub{opacity:.85;font-size:13px}
+nav{position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line);padding:8px 28px;z-index:2}
+nav a{margin-right:18px;color:var(--accent);text-decoration:none;font-weight:600}
+main{padding:8px 28px 40px;max-width:1280px}
+section{margin-top:26px}
+h2{font-size:19px;border-left:4px solid var(--accent);padding-left:10px;margin:0 0 12px}
+h3{font-size:15px;margin:18px 0 8px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:10px}
+.card{border:1px solid var(--line);border-radius:8px;padding:10px 12px;background:var(--bg)}
+.card .label{color:var(--muted);font-size:12px}
+.card .value{font-size:22px;font-weight:700}
+.card .meta{font-size:11px;color:var(--muted)}
+.ok{color:var(--good);font-weight:600}.miss{color:var(--bad);font-weight:600}
+.up-good,.down-good{color:var(--good)}.up-bad,.down-bad{color:var(--bad)}
+.na{color:var(--muted)}
+table{border-collapse:collapse;margin:6px 0 14px;font-size:13px}
+th,td{border-bottom:1px solid var(--line);padding:4px 9px;text-align:right;white-space:nowrap}
+th{background:var(--bg);font-weight:600}
+td.t,th.t{text-align:left}
+td.t{white-space:normal;max-width:460px}
+svg.spark{vertical-align:middle}
+tr:nth-child(even) td{background:#fbfcfd}
+img.chart{display:block;max-width:100%;height:auto;margin:8px 0 14px;border:1px solid var(--line);border-radius:6px}
+.row{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
+.note{background:#fff8e6;border:1px solid #f0d9a0;border-radius:6px;padding:8px 12px;margin:8px 0;font-size:13px}
+.nodata{background:var(--bg);border:1px dashed #c5ccd4;border-radius:6px;padding:14px;color:var(--muted)}
+.small{font-size:12px;color:var(--muted)}
+details summary{cursor:pointer;color:var(--accent);margin:6px 0}
+footer{color:var(--muted);font-size:12px;padding:16px 28px;border-top:1px solid var(--line)}
+"""
+
+
+def esc(v: Any) -> str:
+    return html.escape("" if v is None else str(v))
+
+
+def _isnum(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+
+
+def fmt(v: Any, kind: str = "num", note: str = "") -> str:
+    """A number for people; a missing one is "—" (with why, on hover)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return f'<span class="na" title="{esc(note or "no data")}">—</span>'
+    if kind == "pct":
+        return f"{v * 100:.1f}%"
+    if kind == "seconds":
+        return f"{v:.1f} s"
+    if kind == "score":
+        return f"{v:.1f}"
+    if kind in ("count", "int"):
+        return f"{int(round(v)):,}"
+    if kind == "ratio":
+        return f"{v:.2f}"
+    if _isnum(v):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return esc(v)
+
+
+def _change(key: str, kind: str, change: float | None) -> str:
+    if change is None or (isinstance(change, float) and math.isnan(change)):
+        return '<span class="na">—</span>'
+    good = GOOD.get(key, 0)
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "＝"
+    cls = ""
+    if change and good:
+        cls = ("up" if change > 0 else "down") + ("-good" if (change > 0) == (good > 0) else "-bad")
+    if kind == "pct":
+        txt = f"{change * 100:+.1f} 个百分点"
+    elif kind == "seconds":
+        txt = f"{change:+.1f} s"
+    elif kind == "count":
+        txt = f"{change:+,.0f}"
+    else:
+        txt = f"{change:+.1f}"
+    return f'<span class="{cls}">{arrow} {txt}</span>'
+
+
+def _status(met: bool | None, target: float | None, direction: str | None, kind: str) -> str:
+    if target is None:
+        return '<span class="na">—</span>'
+    sign = "≥" if direction == "min" else "≤"
+    t = fmt(target, kind)
+    if met is None:
+        return f'<span class="na">{sign} {t}</span>'
+    return f'<span class="{"ok" if met else "miss"}">{sign} {t} {"达标" if met else "未达标"}</span>'
+
+
+def img(charts: dict[str, bytes], name: str, alt: str) -> str:
+    png = charts.get(name)
+    if not png:
+        return ""
+    return f'<img class="chart" alt="{esc(alt)}" data-chart="{esc(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def table(df: pd.DataFrame | None, cols: list[tuple[str, str, str | Callable]], limit: int | None = None) -> str:
+    """cols: (column, header, kind or a function(row) → html)."""
+    if df is None or len(df) == 0:
+        return '<div class="nodata">no data</div>'
+    head = "".join(f'<th class="{"t" if (k == "text" or callable(k)) else ""}">{esc(h)}</th>' for _, h, k in cols)
+    body = []
+    rows = df.itertuples(index=False) if limit is None else df.head(limit).itertuples(index=False)
+    names = list(df.columns)
+    for tup in rows:
+        row = dict(zip(names, tup))
+        cells = []
+        for c, _, k in cols:
+            if callable(k):
+                cells.append(f'<td class="t">{k(row)}</td>')
+            elif k == "text":
+                cells.append(f'<td class="t">{esc(row.get(c))}</td>')
+            else:
+                cells.append(f"<td>{fmt(row.get(c), k)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = f'<div class="small">showing {limit} of {len(df)}</div>' if limit is not None and len(df) > limit else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+
+
+# ------------------------------------------------------------------------------------------------
+def sec_kpi(r: Report, charts: dict[str, bytes]) -> str:
+    cov = r.meta["coverage"]
+    cards = []
+    if cov.get("coverage") is not None:
+        cards.append(
+            f'<div class="card"><div class="label">覆盖率 coverage</div><div class="value">{fmt(cov["coverage"], "pct")}</div>'
+            f'<div class="meta">{cov["inspected"]:,} 质检 / {cov["read"]:,} 读入;拒收 {cov["rejected"]:,}</div></div>'
+        )
+    for m in r.kpis:
+        denom = f"n = {m.n:,}" if m.kind != "count" else f"{r.meta['days']} 天 · {len(r.meta['runs'])} 个运行"
+        status = f"{_status(m.met, m.target, m.direction, m.kind)} · " if m.target is not None else ""
+        why = f" · {esc(m.note)}" if m.value is None and m.note else ""
+        cards.append(
+            f'<div class="card" data-kpi="{esc(m.key)}"><div class="label">{esc(m.label)}</div>'
+            f'<div class="value">{fmt(m.value, m.kind, m.note)}</div>'
+            f'<div class="meta">{status}{denom}{why}</div></div>'
+        )
+    rejects = cov.get("rejects_by_reason") or {}
+    rej = ("<p class='small'>拒收原因: " + ", ".join(f"{esc(k)} {v}" for k, v in rejects.items()) + "</p>") if rejects else ""
+    fr = r.first_response_by_channel
+    return (
+        f'<div class="cards">{"".join(cards)}</div>{rej}'
+        f'<div class="row">{img(charts, "grade_mix", "等级分布")}</div>'
+        f'{img(charts, "rule_hits", "各规则命中率")}'
+        "<h3>规则命中 rule hits</h3>"
+        + table(r.rule_hits, [("label", "类别", "text"), ("rule", "规则", "text"), ("conversations", "命中会话", "count"),
+                              ("rate", "命中率", "pct"), ("findings", "命中次数", "count"), ("points", "分值合计", "score")])
+        + "<h3>响应时效 response times</h3>"
+        + table(fr, [("channel", "渠道", "text"), ("sla_s", "首响 SLA", "seconds"), ("conversations", "会话", "count"),
+                     ("first_response_n", "有计时", "count"), ("first_response_mean", "首响均值", "seconds"),
+                     ("first_response_p50", "P50", "seconds"), ("first_response_p90", "P90", "seconds"),
+                     ("first_response_sla_compliance", "达标率", "pct"), ("avg_response_s", "平均响应", "seconds")])
+        + img(charts, "first_response", "首次响应时间分布")
+    )
+
+
+def sec_trends(r: Report, charts: dict[str, bytes]) -> str:
+    p = r.periods
+    if not p.get("period_days"):
+        return f'<div class="nodata">{esc(p.get("note", "no dated conversations"))}</div>'
+    cur, prev = p["current"], p["previous"]
+    pd_ = p["period_days"]
+    head = (f'<p>本期 {cur[0]} – {cur[1]} 对比上期 {prev[0]} – {prev[1]}(周期 {pd_} 天;数据共 {p["days"]} 天,'
+            f'{p["first"]} – {p["last"]})。</p>')
+    rows = []
+    for c in p["comparison"]:
+        rows.append(
+            f'<tr><td class="t">{esc(c["label"])}</td><td>{fmt(c["current"], c["kind"])}</td><td>{fmt(c["previous"], c["kind"])}</td>'
+            f'<td>{_change(c["key"], c["kind"], c["change"])}</td><td>{_status(c["met"], c["target"], c["direction"], c["kind"])}</td>'
+            f'<td>{c["n_current"]:,} / {c["n_previous"]:,}</td></tr>'
+        )
+    comp = ("<table><thead><tr><th class='t'>指标</th><th>本期</th><th>上期</th><th>变化</th><th>目标</th><th>n 本期 / 上期</th>"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    fc = ""
+    if r.forecasts:
+        frows = []
+        for key, f in r.forecasts.items():
+            kind = KPI_KINDS.get(key, "num")
+            if f is None:
+                frows.append(f'<tr><td class="t">{esc(key)}</td><td colspan="4" class="na">not enough points</td></tr>')
+                continue
+            label = next((c["label"] for c in p["comparison"] if c["key"] == key), key)
+            unit = "(合计)" if key == "conversations" else "(日均)"
+            slope = (f"{f.slope_per_day * 100:+.2f} 个百分点/天" if kind == "pct" else f"{f.slope_per_day:+.2f}/天")
+            frows.append(
+                f'<tr><td class="t">{esc(label)} {unit}</td><td>{fmt(f.period_value, kind)}</td>'
+                f"<td>{fmt(f.period_lo, kind)} – {fmt(f.period_hi, kind)}</td><td>{slope}</td><td>{f.n_days}</td></tr>"
+            )
+        h = r.forecasts and next(iter(v for v in r.forecasts.values() if v), None)
+        horizon = f"{h.days[0]} – {h.days[-1]}" if h else ""
+        fc = (f"<h3>下期预测 forecast {esc(horizon)}</h3>"
+              "<p class='small'>线性趋势 + 残差标准差的预测区间(口径见 docs/REPORTS.md);区间越宽,说明每天的波动越大。</p>"
+              "<table><thead><tr><th class='t'>指标</th><th>预测</th><th>预测区间</th><th>每日趋势</th><th>历史天数</th></tr></thead>"
+              f"<tbody>{''.join(frows)}</tbody></table>" + img(charts, "forecasts", "预测"))
+    else:
+        fc = f'<h3>下期预测 forecast</h3><div class="nodata">{esc(r.forecast_note)}</div>'
+    daily = table(r.daily, [("day", "日期", "text"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"),
+                            ("fatal_rate", "红线率", "pct"), ("first_response_sla_compliance", "首响达标率", "pct"),
+                            ("avg_response_s", "平均响应", "seconds"), ("complaint_risk_rate", "投诉风险率", "pct"),
+                            ("bad_rating_rate", "差评率", "pct"), ("customer_negative_rate", "负面率", "pct")])
+    return (head + comp + img(charts, "daily_volume_score", "每日会话数与平均分") + img(charts, "daily_rates", "每日比率")
+            + f"<details><summary>每日明细 daily table</summary>{daily}</details>" + fc)
+
+
+def sparkline(values: list[float | None], w: int = 110, h: int = 20) -> str:
+    """An inline SVG line of ``values`` (None = a gap); the last point is marked."""
+    pts = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(pts) < 2:
+        return '<span class="na">—</span>'
+    lo, hi = min(v for _, v in pts), max(v for _, v in pts)
+    span = (hi - lo) or 1.0
+    n = max(len(values) - 1, 1)
+
+    def xy(i, v):
+        return f"{1 + i * (w - 4) / n:.1f},{h - 2 - (v - lo) / span * (h - 4):.1f}"
+
+    segs, cur = [], []
+    for i, v in enumerate(values):
+        if v is None:
+            if cur:
+                segs.append(cur)
+            cur = []
+        else:
+            cur.append(xy(i, v))
+    if cur:
+        segs.append(cur)
+    lines = "".join(f'<polyline points="{" ".join(sg)}" fill="none" stroke="#3b6fb6" stroke-width="1.3"/>' for sg in segs if len(sg) > 1)
+    dots = "".join(f'<circle cx="{sg[0].split(",")[0]}" cy="{sg[0].split(",")[1]}" r="1.3" fill="#3b6fb6"/>' for sg in segs if len(sg) == 1)
+    lx, ly = xy(*pts[-1]).split(",")
+    title = f"{lo:.1f} – {hi:.1f}"
+    return (f'<svg class="spark" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img"><title>{title}</title>{lines}{dots}'
+            f'<circle cx="{lx}" cy="{ly}" r="2" fill="#e07b39"/></svg>')
+
+
+def _agent_label(row) -> str:
+    return f"{esc(row.get('agent_name') or '')} <span class='small'>{esc(row.get('agent_id'))}</span>"
+
+
+def sec_agents(r: Report, charts: dict[str, bytes]) -> str:
+    tr = r.training
+    top_items: dict[str, str] = {}
+    if tr is not None and len(tr):
+        for agent, g in tr.groupby("agent_id", sort=False):
+            parts = []
+            for row in g.head(3).itertuples(index=False):
+                flag = " ⚑" if row.need else ""
+                parts.append(f"{esc(row.item)} ×{row.count}{flag}")
+            top_items[agent] = "; ".join(parts)
+    agents = r.agents.assign(top=r.agents["agent_id"].map(lambda a: top_items.get(a, "")))
+    agent_cols = [
+        ("rank", "排名", "int"), ("agent_id", "坐席", _agent_label), ("agent_team", "团队", "text"), ("conversations", "会话", "count"),
+        ("avg_score", "平均分", "score"), ("trend", "走势", lambda row: sparkline(row.get("trend") or [])),
+        ("score_change", "本期较上期", lambda row: _change("avg_score", "score", row.get("score_change"))),
+        ("fatal", "红线", "count"), ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
+        ("complaint_risk_rate", "投诉风险率", "pct"), ("top", "最常见扣分项(⚑ 培训需求)", lambda row: row.get("top") or ""),
+    ]
+    team_cols = [
+        ("agent_team", "团队", "text"), ("agents", "坐席数", "count"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"),
+        ("fatal_rate", "红线率", "pct"), ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
+        ("complaint_risk_rate", "投诉风险率", "pct"), ("customer_negative_rate", "负面率", "pct"),
+    ]
+    items = r.training_items
+    names = dict(zip(r.agents["agent_id"], r.agents["agent_name"]))
+
+    def who(row) -> str:
+        ids = row.get("agents") or []
+        return esc("、".join(f"{names.get(a) or ''}({a})" for a in ids)) or '<span class="na">—</span>'
+
+    def examples(row) -> str:
+        ex = row.get("examples") or []
+        return esc("; ".join(f"「{e}」×{n}" for e, n in ex))
+
+    unranked = int((~r.agents["ranked"]).sum()) if len(r.agents) else 0
+    note = (f"<p class='small'>{unranked} 名坐席会话少于 report.min_agent_conversations,列出但不排名。</p>" if unranked else "")
+    return (
+        "<h3>团队 teams</h3>" + table(r.teams, team_cols) + img(charts, "team_trend", "各团队每日平均分")
+        + "<h3>坐席排名 agents</h3>" + img(charts, "agent_ranking", "坐席平均分排名") + note + table(agents, agent_cols)
+        + "<div id='training'><h3>培训需求 training needs</h3>"
+        "<p class='small'>扣分项 = 扣分或红线的命中。⚑ = 该坐席该项命中 ≥ report.training.min_hits 次,且每会话命中率 ≥ "
+        "report.training.ratio_at_least × 全体水平。证据已脱敏。</p>"
+        + img(charts, "team_items", "团队 × 扣分项热力图")
+        + table(items, [("item", "扣分项", "text"), ("deductions", "次数", "count"), ("conversations_with", "涉及会话", "count"),
+                        ("rate", "会话占比", "pct"), ("agents_needing", "需培训坐席数", "count"), ("agents", "需培训坐席", who),
+                        ("examples", "常见证据(脱敏)", examples)]) + "</div>"
+    )
+
+
+def sec_issues(r: Report, charts: dict[str, bytes]) -> str:
+    if r.issue_types is None:
+        return f'<div class="nodata">{esc(r.issue_note)}</div>'
+    note = f"<p class='small'>{esc(r.issue_note)}</p>" if r.issue_note else ""
+    return (note + img(charts, "issue_pareto", "问题类型帕累托图") + img(charts, "issue_quality", "各问题类型平均分与负面率")
+            + table(r.issue_types, [("issue_type", "问题类型", "text"), ("conversations", "会话", "count"), ("share", "占比", "pct"),
+                                    ("cumulative_share", "累计占比", "pct"), ("avg_score", "平均分", "score"),
+                                    ("customer_negative_rate", "客户负面率", "pct"), ("bad_rating_rate", "差评率", "pct"),
+                                    ("complaint_risk_rate", "投诉风险率", "pct"), ("confidence", "平均置信度", "ratio")]))
+
+
+def sec_bad(r: Report, charts: dict[str, bytes]) -> str:
+    b = r.bad_reviews
+    if not b.get("count"):
+        return f'<div class="nodata">{esc(b.get("note", "no bad reviews"))}</div>'
+    extra = "(含投诉风险会话)" if b["include_complaint_risk"] else ""
+    head = (f"<p>差评 {b['count']:,} 条{extra}:评分 ≤ {b['threshold']},占有评价会话 {fmt(b['rate'], 'pct')}"
+            f"(有评价 {b['rated']:,} / 全部 {b['conversations']:,});其中 {b['comments']:,} 条有评语。"
+            "原因先看评语关键词,评语说不出原因时看会话的质检发现(lexicons/reports/bad_review_reasons.yaml)。"
+            "评语原文不展示,只展示命中的关键词。</p>")
+
+    def kws(row) -> str:
+        return esc("、".join(f"{k}×{n}" for k, n in row.get("top_keywords") or []))
+
+    by_class = table(b["by_class"], [("reason", "原因", "text"), ("count", "差评数", "count"), ("share", "占比", "pct"),
+                                     ("by_comment", "据评语", "count"), ("by_findings", "据质检发现", "count"),
+                                     ("by_fallback", "无从判断", "count"), ("any_mention", "提及(多选)", "count"),
+                                     ("backed_by_findings", "评语有质检佐证", "pct"), ("top_keywords", "常见关键词", kws)])
+    classes = [c for c in b["classes"] if c in b["by_agent"].columns]
+    agent = b["by_agent"].reset_index()
+    agent_cols = [("agent_id", "坐席", _agent_label), ("conversations", "会话", "count"), ("total", "差评", "count")] + [
+        (c, c, "count") for c in classes]
+    team = b["by_team"].reset_index()
+    team_cols = [("agent_team", "团队", "text"), ("total", "差评", "count")] + [(c, c, "count") for c in classes if c in team.columns]
+    ch = b["by_channel"].reset_index()
+    ch_cols = [("channel", "渠道", "text"), ("total", "差评", "count")] + [(c, c, "count") for c in classes if c in ch.columns]
+    return (head + img(charts, "bad_reasons", "差评原因分类") + by_class + img(charts, "bad_by_day", "每日差评数")
+            + "<div class='row'><div><h3>按团队</h3>" + table(team, team_cols) + "</div><div><h3>按渠道</h3>" + table(ch, ch_cols)
+            + "</div></div><h3>按坐席</h3>" + img(charts, "bad_by_agent", "差评最多的坐席") + table(agent, agent_cols, limit=30))
+
+
+def sec_verdicts(r: Report, charts: dict[str, bytes]) -> str:
+    v = r.verdicts
+    head = (f"<p>复核结论 {v['rows']:,} 条,涉及 {v['conversations']:,} 个会话"
+            + (f";{v['unmatched']} 条找不到对应会话,未计入" if v.get("unmatched") else "") + "。</p>")
+    s = v.get("scores")
+    scores = ""
+    if s:
+        scores = (f"<p>人工改分 {s['n']:,} 个会话:机器与人工平均绝对差 {fmt(s['mean_abs_diff'], 'score')} 分,"
+                  f"相差 ≤ 5 分 {fmt(s['within_5'], 'pct')},机器减人工均值 {fmt(s['mean_machine_minus_human'], 'score')},"
+                  f"等级一致 {fmt(s['grade_agreement'], 'pct')}。</p>")
+    return head + scores + img(charts, "verdict_precision", "各规则精确率与一致率") + table(v.get("per_rule"), [
+        ("label", "类别", "text"), ("rule", "规则", "text"), ("findings_reviewed", "已判命中", "count"), ("confirmed", "确认", "count"),
+        ("rejected", "驳回", "count"), ("precision", "精确率", "pct"), ("missed", "漏检(人工补充)", "count"),
+        ("conversations", "复核会话", "count"), ("agreement", "一致率", "pct"), ("kappa", "Cohen κ", "ratio")])
+
+
+def sec_method(r: Report, charts: dict[str, bytes]) -> str:
+    m = r.meta
+    sla = ", ".join(f"{k} {v} s" for k, v in m["first_response_sla_s"].items())
+    items = [
+        "每个比率的分母是该指标适用的会话:差评率 = 评分 ≤ "
+        f"{m['bad_rating_at_most']} 的会话 / 有评分的会话;首响达标率 = 首次响应 ≤ 渠道 SLA({esc(sla)})的会话 / 有首响计时的会话;"
+        "负面率与负面开场→非负面结束只在有情绪结果时计算。",
+        "红线率 = 命中红线项(分数归零)的会话占比;投诉风险率 = 有 complaint.risk 命中的会话占比;规则命中率 = 含该规则命中的会话占比。",
+        "P50 / P90 为线性插值分位数;平均响应 = 各会话平均回复时长的平均。",
+        "日期取 started_at 写明的日历日(来源时区);没有 started_at 的会话计入总数,不进入趋势。",
+        "没有数据的指标显示 “—”,不会以 0 或估计值代替。完整口径:docs/REPORTS.md。",
+    ]
+    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+RENDERERS: dict[str, Callable[[Report, dict[str, bytes]], str]] = {
+    "kpi": sec_kpi, "trends": sec_trends, "agents": sec_agents, "issues": sec_issues, "bad-reviews": sec_bad,
+    "verdicts": sec_verdicts, "method": sec_method,
+}
+
+
+def visible_sections(r: Report) -> list[tuple[str, str]]:
+    return [(k, t) for k, t in SECTIONS if k != "verdicts" or r.verdicts is not None]
+
+
+def section_html(key: str, r: Report, charts: dict[str, bytes]) -> str:
+    title = dict(SECTIONS)[key]
+    return f'<section id="{key}"><h2>{esc(title)}</h2>{RENDERERS[key](r, charts)}</section>'
+
+
+def render_html(r: Report, charts: dict[str, bytes], title: str = "质检报告") -> str:
+    m = r.meta
+    span = f"{m['first_day']} – {m['last_day']}" if m.get("first_day") else "no dated conversations"
+    sub = (f"{span} · {m['coverage']['inspected']:,} 个会话 · {m['agents']} 名坐席 · {m['teams']} 个团队 · "
+           f"{len(m['runs'])} 个运行 · 生成于 {esc(m['generated_at'])}")
+    notes = "".join(f'<div class="note">{esc(n)}</div>' for n in r.notes)
+    secs = visible_sections(r)
+    nav = "".join(f'<a href="#{k}">{esc(t)}</a>' for k, t in secs)
+    body = "".join(section_html(k, r, charts) for k, _ in secs)
+    runs = "<br>".join(esc(p) for p in m["runs"][:50]) + (f"<br>… {len(m['runs']) - 50} more" if len(m["runs"]) > 50 else "")
+    return (
+        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{esc(title)} {esc(span)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{esc(title)} Quality inspection report</h1><div class='sub'>{sub}</div></header>"
+        f"<nav>{nav}</nav><main>{notes}{body}</main>"
+        f"<footer>zhijian report · runs:<br>{runs}<br>个人信息(电话、证件号、银行卡、邮箱)已脱敏;评语原文不展示。</footer>"
+        "</body></html>"
+    )

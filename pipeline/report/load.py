@@ -1,0 +1,190 @@
+"""Read inspection runs into pandas tables.
+
+A RUN_DIR is what ``zhijian inspect --out`` writes: ``results.parquet`` and ``findings.parquet``
+(each a file, or a directory of ``part-*.parquet`` files), ``manifest.json`` and, when reviewers
+have judged findings, ``verdicts.parquet`` or ``verdicts.jsonl`` (format: docs/REPORTS.md).
+Only the columns the report uses are read; a column an older run lacks is added as null.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+
+RESULT_COLUMNS = [
+    "id", "score", "grade", "review_needed", "findings", "deductions", "fatal", "channel", "started_at",
+    "agent_id", "agent_name", "agent_team", "rating_score", "rating_comment", "turns",
+    "first_response_s", "avg_response_s", "max_response_s", "issue_type", "issue_type_confidence",
+    "sentiment", "sentiment_confidence", "customer_end",
+    "customer_start",  # not written yet: the customer's first-turn sentiment (else read from results.jsonl)
+]
+FINDING_COLUMNS = ["conversation_id", "rule", "category", "severity", "points", "item", "evidence", "entry"]
+VERDICT_COLUMNS = ["conversation_id", "rule", "verdict", "turn", "start", "reviewer", "reviewed_at", "human_score"]
+VERDICT_VALUES = ("confirmed", "rejected", "missed")
+_NUMERIC = {"score", "findings", "deductions", "rating_score", "turns", "first_response_s", "avg_response_s",
+            "max_response_s", "issue_type_confidence", "sentiment_confidence", "points", "turn", "start", "human_score"}
+_BOOL = {"review_needed", "fatal"}
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+class ReportInputError(ValueError):
+    """A RUN_DIR that can't be read; the message names the path and what is wrong."""
+
+
+@dataclass
+class RunSet:
+    results: pd.DataFrame  # one row per conversation (+ ``run``: index into ``runs``; ``day``: YYYY-MM-DD or None)
+    findings: pd.DataFrame  # one row per finding (+ ``run``)
+    runs: list[dict[str, Any]]  # per RUN_DIR: path, counts (read / inspected / rejected …), mask, started_at
+    verdicts: pd.DataFrame | None = None  # None when no RUN_DIR has a verdicts file
+    notes: list[str] = field(default_factory=list)  # what the loader had to decide (duplicates …)
+
+
+def _dataset_table(path: Path, wanted: list[str]) -> pd.DataFrame:
+    import pyarrow.dataset as ds
+
+    try:
+        dataset = ds.dataset(str(path), format="parquet")  # a file or a directory of parts (hidden .partial files ignored)
+        present = [c for c in wanted if c in dataset.schema.names]
+        table = dataset.to_table(columns=present)
+    except Exception as e:  # noqa: BLE001 — a corrupt or foreign file: say which
+        raise ReportInputError(f"{path}: cannot read as Parquet ({type(e).__name__}: {e})") from None
+    df = table.to_pandas()
+    for c in wanted:
+        if c not in df.columns:
+            df[c] = None
+    return df[wanted]
+
+
+def _coerce(df: pd.DataFrame) -> pd.DataFrame:
+    for c in df.columns:
+        if c in _NUMERIC:
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+        elif c in _BOOL:
+            df[c] = df[c].fillna(False).astype(bool)
+        elif c not in ("run",):
+            df[c] = df[c].astype("object").where(df[c].notna(), None)
+    return df
+
+
+def _customer_start_from_jsonl(path: Path, ids: set[str]) -> dict[str, str | None]:
+    """The first customer turn's sentiment label per conversation, from ``results.jsonl``."""
+    out: dict[str, str | None] = {}
+    with open(path, "rb") as fh:
+        for line in fh:
+            if b'"turn_sentiment":null' in line or not line.strip():
+                continue
+            rec = orjson.loads(line)
+            ts = rec.get("turn_sentiment")
+            if rec.get("id") in ids and ts:
+                first = ts[0] if isinstance(ts[0], dict) else None
+                out[rec["id"]] = first.get("label") if first else None
+    return out
+
+
+def _read_verdicts(run_dir: Path) -> pd.DataFrame | None:
+    pq_path, jsonl_path = run_dir / "verdicts.parquet", run_dir / "verdicts.jsonl"
+    if pq_path.exists():
+        df = _dataset_table(pq_path, VERDICT_COLUMNS)
+        where = pq_path
+    elif jsonl_path.exists():
+        rows = []
+        for i, line in enumerate(jsonl_path.read_bytes().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(orjson.loads(line))
+            except orjson.JSONDecodeError as e:
+                raise ReportInputError(f"{jsonl_path}:{i}: not valid JSON ({e})") from None
+        df = pd.DataFrame(rows, columns=VERDICT_COLUMNS) if rows else pd.DataFrame(columns=VERDICT_COLUMNS)
+        where = jsonl_path
+    else:
+        return None
+    has_rule, has_verdict = df["rule"].notna(), df["verdict"].notna()
+    bad = df[
+        df["conversation_id"].isna()
+        | (has_rule & ~df["verdict"].isin(VERDICT_VALUES))
+        | (has_verdict & ~has_rule)
+        | (~has_rule & df["human_score"].isna())
+    ]
+    if len(bad):
+        raise ReportInputError(
+            f"{where}: {len(bad)} bad verdict row(s): each row needs conversation_id and either rule + verdict "
+            f"({' | '.join(VERDICT_VALUES)}) or a human_score (first bad row: {bad.iloc[0].to_dict()})"
+        )
+    return df
+
+
+def load_runs(paths: list[str | Path]) -> RunSet:
+    """Read RUN_DIRs in the order given. A conversation id found in several runs is kept from the
+    last run that holds it (a re-run replaces the earlier one) and the report says so."""
+    results, findings, verdicts, runs, notes = [], [], [], [], []
+    seen: set[Path] = set()
+    for i, p in enumerate(paths):
+        run_dir = Path(p)
+        if not run_dir.is_dir():
+            raise ReportInputError(f"{run_dir}: not a directory (expected a RUN_DIR written by `zhijian inspect --out`)")
+        if run_dir.resolve() in seen:
+            notes.append(f"{run_dir} was given twice; read once")
+            continue
+        seen.add(run_dir.resolve())
+        if not (run_dir / "results.parquet").exists():
+            raise ReportInputError(f"{run_dir}: no results.parquet (is this a finished `zhijian inspect` output?)")
+        manifest: dict[str, Any] = {}
+        if (run_dir / "manifest.json").exists():
+            try:
+                manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+            except orjson.JSONDecodeError as e:
+                raise ReportInputError(f"{run_dir / 'manifest.json'}: not valid JSON ({e})") from None
+        else:
+            notes.append(f"{run_dir}: no manifest.json — coverage (read / rejected) unknown for this run")
+        run_index = len(runs)
+        r = _dataset_table(run_dir / "results.parquet", RESULT_COLUMNS)
+        r["run"] = run_index
+        if r["customer_start"].isna().all() and r["sentiment"].notna().any() and (run_dir / "results.jsonl").exists():
+            starts = _customer_start_from_jsonl(run_dir / "results.jsonl", set(r["id"]))
+            r["customer_start"] = r["id"].map(starts)
+        results.append(r)
+        if (run_dir / "findings.parquet").exists():
+            f = _dataset_table(run_dir / "findings.parquet", FINDING_COLUMNS)
+        else:
+            f = pd.DataFrame(columns=FINDING_COLUMNS)
+        f["run"] = run_index
+        findings.append(f)
+        v = _read_verdicts(run_dir)
+        if v is not None:
+            v["run"] = run_index
+            verdicts.append(v)
+        counts = manifest.get("counts") or {}
+        runs.append({
+            "path": str(run_dir),
+            "read": counts.get("read"),
+            "inspected": counts.get("inspected", len(r)),
+            "rejected": counts.get("rejected"),
+            "rejects_by_reason": counts.get("rejects_by_reason") or {},
+            "mask": manifest.get("mask"),
+            "started_at": manifest.get("started_at"),
+            "versions": manifest.get("versions") or {},
+            "has_verdicts": v is not None,
+        })
+    if not runs:
+        raise ReportInputError("no RUN_DIR to report on")
+    res = pd.concat(results, ignore_index=True)
+    fnd = pd.concat(findings, ignore_index=True) if findings else pd.DataFrame(columns=FINDING_COLUMNS + ["run"])
+    dup = res["id"].duplicated(keep="last")
+    if dup.any():
+        notes.append(f"{int(dup.sum())} conversation id(s) appear in more than one run; the last run's result is used")
+        dropped = res.loc[dup, ["run", "id"]]
+        res = res.loc[~dup].reset_index(drop=True)
+        key = pd.MultiIndex.from_frame(dropped.rename(columns={"id": "conversation_id"}))
+        fnd = fnd[~pd.MultiIndex.from_frame(fnd[["run", "conversation_id"]]).isin(key)].reset_index(drop=True)
+    res = _coerce(res)
+    fnd = _coerce(fnd)
+    res["day"] = res["started_at"].map(lambda s: s[:10] if isinstance(s, str) and _DAY.match(s) else None)
+    ver = _coerce(pd.concat(verdicts, ignore_index=True)) if verdicts else None
+    return RunSet(results=res, findings=fnd, runs=runs, verdicts=ver, notes=notes)

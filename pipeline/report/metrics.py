@@ -1,0 +1,666 @@
+"""The numbers of a report: :func:`compute` (a :class:`~.load.RunSet` + configuration → :class:`Report`).
+
+Pure: no file is read or written here apart from the small rule-data files named in the
+configuration (rule labels, grade bands, bad-review reasons), and nothing is rendered. Every
+definition is in docs/REPORTS.md; the short version is in each function's docstring. A number
+that can't be computed (no rating, no sentiment yet, no timestamps) is ``None`` with a note —
+never a zero and never an estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .forecast import Forecast, linear_forecast
+from .load import RunSet
+from .mask import mask_pii
+
+# (key, label, kind, denominator column of the group table); kind: count | score | pct | seconds
+KPI_DEFS: list[tuple[str, str, str, str]] = [
+    ("conversations", "质检会话数", "count", "conversations"),
+    ("avg_score", "平均分", "score", "scored_n"),
+    ("fatal_rate", "红线率", "pct", "conversations"),
+    ("review_rate", "需人工复核率", "pct", "conversations"),
+    ("first_response_mean", "首次响应 均值", "seconds", "first_response_n"),
+    ("first_response_p50", "首次响应 P50", "seconds", "first_response_n"),
+    ("first_response_p90", "首次响应 P90", "seconds", "first_response_n"),
+    ("first_response_sla_compliance", "首响达标率", "pct", "first_response_n"),
+    ("avg_response_s", "平均响应时长", "seconds", "avg_response_n"),
+    ("complaint_risk_rate", "投诉风险率", "pct", "conversations"),
+    ("rating_rate", "评价率", "pct", "conversations"),
+    ("bad_rating_rate", "差评率", "pct", "rated_n"),
+    ("customer_negative_rate", "客户负面情绪率", "pct", "sentiment_n"),
+    ("negative_recovery_rate", "负面开场→非负面结束", "pct", "negative_start_n"),
+]
+KPI_LABELS = {k: label for k, label, _, _ in KPI_DEFS}
+KPI_KINDS = {k: kind for k, _, kind, _ in KPI_DEFS}
+# what the group table can't have a value for, and why
+NO_DATA = {
+    "avg_score": "no score",
+    "first_response_mean": "no timestamps", "first_response_p50": "no timestamps", "first_response_p90": "no timestamps",
+    "first_response_sla_compliance": "no timestamps", "avg_response_s": "no timestamps",
+    "bad_rating_rate": "no ratings",
+    "customer_negative_rate": "no sentiment (classifier not run)",
+    "negative_recovery_rate": "no conversation starts negative / no sentiment",
+}
+TREND_KEYS = ["conversations", "avg_score", "fatal_rate", "first_response_sla_compliance", "avg_response_s",
+              "complaint_risk_rate", "bad_rating_rate", "customer_negative_rate", "negative_recovery_rate"]
+FORECAST_KEYS = ["conversations", "avg_score", "first_response_sla_compliance", "bad_rating_rate", "complaint_risk_rate"]
+DEDUCTION = "deduction"
+
+
+@dataclass
+class Metric:
+    key: str
+    label: str
+    kind: str  # count | score | pct | seconds
+    value: float | None
+    n: int  # conversations in the denominator
+    target: float | None = None
+    direction: str | None = None  # "min" (at least) | "max" (at most)
+    met: bool | None = None
+    note: str = ""
+
+
+@dataclass
+class Report:
+    meta: dict[str, Any]
+    kpis: list[Metric]
+    grade_mix: pd.DataFrame  # grade, conversations, share
+    rule_hits: pd.DataFrame  # rule, label, kind, conversations, rate, findings, points
+    first_response_by_channel: pd.DataFrame  # channel, sla_s, conversations, timed, mean, p50, p90, compliance
+    first_response_dist: pd.DataFrame  # bin (lower edge, s) × channel: conversations (for the histogram)
+    daily: pd.DataFrame  # day + TREND_KEYS (+ denominators)
+    periods: dict[str, Any]  # days, current / previous ranges, comparison rows
+    forecasts: dict[str, Forecast | None]
+    forecast_note: str
+    teams: pd.DataFrame
+    team_daily: pd.DataFrame  # day × team average score
+    agents: pd.DataFrame
+    training: pd.DataFrame  # agent × item deductions: count, rate, overall rate, ratio, need
+    training_items: pd.DataFrame  # item: deductions, conversations with it, rate, agents needing coaching, evidence examples
+    team_items: pd.DataFrame  # team × item rate per conversation (heatmap)
+    issue_types: pd.DataFrame | None  # None: no issue_type in the data
+    issue_note: str
+    bad_reviews: dict[str, Any]
+    verdicts: dict[str, Any] | None  # None: no verdicts file
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------
+# small rule-data lookups
+def rule_labels(config: dict) -> dict[str, str]:
+    """rule id → its category in lexicons/rules.yaml (服务忌语, 结束语 …)."""
+    from ..config import load_yaml, resolve_path
+
+    try:
+        raw = load_yaml(resolve_path(config["paths"]["rules"]), "rules") or {}
+    except Exception:  # noqa: BLE001 — labels are cosmetic; the ids still show
+        return {}
+    return {r["id"]: r.get("category") or r["id"] for r in raw.get("rules") or [] if isinstance(r, dict) and "id" in r}
+
+
+def grade_bands(config: dict) -> list[tuple[str, float]]:
+    from ..config import load_yaml, resolve_path
+
+    try:
+        raw = load_yaml(resolve_path(config["paths"]["scorecard"]), "scorecard") or {}
+        return [(g["grade"], float(g["min"])) for g in raw.get("grades") or []]
+    except Exception:  # noqa: BLE001
+        return [("优", 90.0), ("良", 80.0), ("中", 60.0), ("差", 0.0)]
+
+
+def grade_of(score: float, bands: list[tuple[str, float]]) -> str | None:
+    for g, lo in bands:
+        if score >= lo:
+            return g
+    return bands[-1][0] if bands else None
+
+
+# ------------------------------------------------------------------------------------------------
+# per-conversation flags, then one group function for every table
+def conversation_flags(rs: RunSet, config: dict) -> pd.DataFrame:
+    """One row per conversation with the flags every rate is the mean of (NaN = not applicable)."""
+    r = rs.results
+    rep = config["report"]
+    sla = config["timing"]["first_response_sla_s"]
+    sla_s = r["channel"].map(lambda c: sla.get(c, sla["default"]) if isinstance(c, str) else sla["default"]).astype(float)
+    fr = r["first_response_s"]
+    bad_at_most = config["review"]["bad_rating_at_most"]
+    neg = rep["negative_label"]
+    f = rs.findings
+    complaint_keys = set(zip(f.loc[f["rule"] == "complaint.risk", "run"], f.loc[f["rule"] == "complaint.risk", "conversation_id"]))
+    keys = list(zip(r["run"], r["id"]))
+    conv = pd.DataFrame({
+        "run": r["run"], "id": r["id"], "day": r["day"], "channel": r["channel"],
+        "agent_id": r["agent_id"], "agent_name": r["agent_name"], "agent_team": r["agent_team"],
+        "score": r["score"], "grade": r["grade"], "fatal": r["fatal"].astype(bool), "review_needed": r["review_needed"].astype(bool),
+        "first_response_s": fr, "sla_s": sla_s,
+        "sla_ok": np.where(fr.notna(), (fr <= sla_s).astype(float), np.nan),
+        "avg_response_s": r["avg_response_s"],
+        "complaint": [k in complaint_keys for k in keys],
+        "rating_score": r["rating_score"], "rating_comment": r["rating_comment"],
+        "rated": r["rating_score"].notna(),
+        "bad": np.where(r["rating_score"].notna(), (r["rating_score"] <= bad_at_most).astype(float), np.nan),
+        "issue_type": r["issue_type"], "issue_type_confidence": r["issue_type_confidence"],
+        "sentiment": r["sentiment"],
+        "negative": np.where(r["sentiment"].notna(), (r["sentiment"] == neg).astype(float), np.nan),
+    })
+    starts_negative = (r["customer_start"] == neg) & r["customer_end"].notna()
+    conv["recovered"] = np.where(starts_negative, (r["customer_end"] != neg).astype(float), np.nan)
+    return conv
+
+
+def group_kpis(conv: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
+    """The KPI table of ``conv`` grouped by ``by`` (None: one row, index 0). Rates are means of
+    the flags over the rows where the flag applies; the ``*_n`` columns are those denominators."""
+    if by is None:
+        g = conv.assign(_all=0).groupby("_all")
+    else:
+        g = conv.groupby(by, dropna=True, sort=True)
+    fr = g["first_response_s"]
+    out = pd.DataFrame({
+        "conversations": g.size(),
+        "scored_n": g["score"].count(),
+        "avg_score": g["score"].mean(),
+        "fatal_rate": g["fatal"].mean(),
+        "fatal": g["fatal"].sum(),
+        "review_rate": g["review_needed"].mean(),
+        "first_response_n": fr.count(),
+        "first_response_mean": fr.mean(),
+        "first_response_p50": fr.quantile(0.5),
+        "first_response_p90": fr.quantile(0.9),
+        "first_response_sla_compliance": g["sla_ok"].mean(),
+        "avg_response_n": g["avg_response_s"].count(),
+        "avg_response_s": g["avg_response_s"].mean(),
+        "complaint_risk_rate": g["complaint"].mean(),
+        "complaints": g["complaint"].sum(),
+        "rating_rate": g["rated"].mean(),
+        "rated_n": g["bad"].count(),
+        "bad_ratings": g["bad"].sum(),
+        "bad_rating_rate": g["bad"].mean(),
+        "sentiment_n": g["negative"].count(),
+        "customer_negative_rate": g["negative"].mean(),
+        "negative_start_n": g["recovered"].count(),
+        "negative_recovery_rate": g["recovered"].mean(),
+    })
+    for c in ("conversations", "scored_n", "fatal", "first_response_n", "avg_response_n", "complaints", "rated_n",
+              "bad_ratings", "sentiment_n", "negative_start_n"):
+        out[c] = out[c].astype(int)
+    return out
+
+
+def _num(v) -> float | None:
+    if v is None:
+        return None
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def targets_of(config: dict) -> dict[str, tuple[float, str]]:
+    """KPI key → (target, "min" | "max") from report.targets (null = no target)."""
+    out = {}
+    for k, v in (config["report"].get("targets") or {}).items():
+        if v is None:
+            continue
+        key, _, direction = k.rpartition("_")
+        if direction in ("min", "max"):
+            out[key] = (float(v), direction)
+    return out
+
+
+def judge(value: float | None, target: tuple[float, str] | None) -> bool | None:
+    if value is None or target is None:
+        return None
+    t, direction = target
+    return value >= t if direction == "min" else value <= t
+
+
+def kpi_list(row: pd.Series, config: dict) -> list[Metric]:
+    targets = targets_of(config)
+    out = []
+    for key, label, kind, denom in KPI_DEFS:
+        value = _num(row.get(key))
+        n = int(row.get(denom) or 0)
+        t = targets.get(key)
+        note = ""
+        if value is None:
+            note = NO_DATA.get(key, "no data")
+        out.append(Metric(key, label, kind, value, n, t[0] if t else None, t[1] if t else None, judge(value, t), note))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+def _days(conv: pd.DataFrame) -> list[date]:
+    return sorted(date.fromisoformat(d) for d in conv["day"].dropna().unique())
+
+
+def _periods(conv: pd.DataFrame, config: dict) -> dict[str, Any]:
+    days = _days(conv)
+    if not days:
+        return {"days": 0, "period_days": None, "note": "no conversation has a started_at: no trend"}
+    span = (days[-1] - days[0]).days + 1
+    p = config["report"]["period_days"] or (7 if span >= 14 else 1)
+    cur_hi = days[-1]
+    cur_lo = cur_hi - timedelta(days=p - 1)
+    prev_hi = cur_lo - timedelta(days=1)
+    prev_lo = prev_hi - timedelta(days=p - 1)
+    return {"days": len(days), "span_days": span, "first": days[0], "last": days[-1], "period_days": p,
+            "current": (cur_lo, cur_hi), "previous": (prev_lo, prev_hi)}
+
+
+def _in_range(conv: pd.DataFrame, lo: date, hi: date) -> pd.DataFrame:
+    d = conv["day"]
+    return conv[d.notna() & (d >= lo.isoformat()) & (d <= hi.isoformat())]
+
+
+def period_comparison(conv: pd.DataFrame, periods: dict, config: dict) -> list[dict[str, Any]]:
+    """Each KPI in the current period, the previous one, the change and the target."""
+    if not periods.get("period_days"):
+        return []
+    cur = _in_range(conv, *periods["current"])
+    prev = _in_range(conv, *periods["previous"])
+    cur_k = {m.key: m for m in kpi_list(group_kpis(cur).iloc[0], config)} if len(cur) else {}
+    prev_k = {m.key: m for m in kpi_list(group_kpis(prev).iloc[0], config)} if len(prev) else {}
+    rows = []
+    for key, label, kind, _ in KPI_DEFS:
+        c, p = cur_k.get(key), prev_k.get(key)
+        cv, pv = (c.value if c else None), (p.value if p else None)
+        t = targets_of(config).get(key)
+        rows.append({
+            "key": key, "label": label, "kind": kind, "current": cv, "previous": pv,
+            "change": (cv - pv) if cv is not None and pv is not None else None,
+            "change_rel": ((cv - pv) / abs(pv)) if cv is not None and pv not in (None, 0) else None,
+            "target": t[0] if t else None, "direction": t[1] if t else None, "met": judge(cv, t),
+            "n_current": c.n if c else 0, "n_previous": p.n if p else 0,
+        })
+    return rows
+
+
+def _trend_buckets(conv: pd.DataFrame, periods: dict) -> pd.Series:
+    """Daily buckets for ≤ 31 days of data, else weekly (Monday of the week)."""
+    if periods.get("span_days", 0) <= 31:
+        return conv["day"]
+    d = pd.to_datetime(conv["day"], errors="coerce")
+    return (d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.strftime("%Y-%m-%d").where(d.notna(), None)
+
+
+def agents_table(conv: pd.DataFrame, periods: dict, config: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rep = config["report"]
+    with_agent = conv[conv["agent_id"].notna()]
+    k = group_kpis(with_agent, "agent_id")
+    info = with_agent.sort_values("day", na_position="first").groupby("agent_id").agg(
+        agent_name=("agent_name", "last"), agent_team=("agent_team", "last"))
+    agents = info.join(k)
+    ranked = agents["conversations"] >= rep["min_agent_conversations"]
+    agents["rank"] = agents.loc[ranked, "avg_score"].rank(ascending=False, method="min")
+    agents["ranked"] = ranked
+    # trend: average score per bucket, and this period vs the previous one
+    bucket = _trend_buckets(with_agent, periods)
+    pivot = with_agent.assign(_b=bucket).dropna(subset=["_b"]).pivot_table(index="agent_id", columns="_b", values="score", aggfunc="mean")
+    pivot = pivot.reindex(columns=sorted(pivot.columns))
+    agents["trend"] = [[_num(v) for v in pivot.loc[a]] if a in pivot.index else [] for a in agents.index]
+    agents["score_current"] = np.nan
+    agents["score_previous"] = np.nan
+    if periods.get("period_days"):
+        cur = _in_range(with_agent, *periods["current"]).groupby("agent_id")["score"].mean()
+        prev = _in_range(with_agent, *periods["previous"]).groupby("agent_id")["score"].mean()
+        agents["score_current"] = cur.reindex(agents.index)
+        agents["score_previous"] = prev.reindex(agents.index)
+    agents["score_change"] = agents["score_current"] - agents["score_previous"]
+    agents = agents.sort_values(["ranked", "avg_score", "conversations"], ascending=[False, False, False])
+    agents.index.name = "agent_id"
+    agents = agents.reset_index()
+    # teams
+    with_team = conv[conv["agent_team"].notna()]
+    teams = group_kpis(with_team, "agent_team")
+    teams.insert(0, "agents", with_team.groupby("agent_team")["agent_id"].nunique())
+    teams = teams.sort_values("avg_score", ascending=False)
+    teams.index.name = "agent_team"
+    teams = teams.reset_index()
+    team_daily = with_team.dropna(subset=["day"]).pivot_table(index="day", columns="agent_team", values="score", aggfunc="mean")
+    return agents, teams, team_daily
+
+
+def training_tables(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Deductions (points < 0, or a 红线 finding) per agent and scorecard item → 培训需求."""
+    tr = config["report"]["training"]
+    cols_t = ["agent_id", "agent_name", "agent_team", "item", "count", "conversations", "rate", "overall_rate", "ratio", "need"]
+    cols_i = ["item", "label", "deductions", "conversations_with", "rate", "agents_needing", "agents", "examples"]
+    f = findings
+    ded = f[(f["points"] < 0) | (f["severity"] == "fatal")]
+    if ded.empty or conv.empty:
+        return pd.DataFrame(columns=cols_t), pd.DataFrame(columns=cols_i), pd.DataFrame()
+    ded = ded.assign(item=ded["item"].where(ded["item"].notna(), ded["rule"]))
+    joined = ded.merge(conv[["run", "id", "agent_id", "agent_team"]], left_on=["run", "conversation_id"], right_on=["run", "id"], how="inner")
+    n_total = len(conv)
+    overall = joined.groupby("item").size() / n_total
+    n_agent = conv[conv["agent_id"].notna()].groupby("agent_id").size()
+    names = conv[conv["agent_id"].notna()].groupby("agent_id").agg(agent_name=("agent_name", "last"), agent_team=("agent_team", "last"))
+    per = joined[joined["agent_id"].notna()].groupby(["agent_id", "item"]).size().rename("count").reset_index()
+    per["conversations"] = per["agent_id"].map(n_agent)
+    per["rate"] = per["count"] / per["conversations"]
+    per["overall_rate"] = per["item"].map(overall)
+    per["ratio"] = per["rate"] / per["overall_rate"]
+    per["need"] = (per["count"] >= tr["min_hits"]) & (per["ratio"] >= tr["ratio_at_least"])
+    per = per.join(names, on="agent_id")
+    per = per.sort_values(["agent_id", "count", "item"], ascending=[True, False, True])
+    training = per[cols_t].reset_index(drop=True)
+    # per item
+    conv_with = joined.drop_duplicates(["run", "conversation_id", "item"]).groupby("item").size()
+    needing = per[per["need"]].groupby("item")["agent_id"].agg(list)
+    examples = {}
+    for item, ev in joined.dropna(subset=["evidence"]).groupby("item")["evidence"]:
+        examples[item] = [(mask_pii(e), c) for e, c in Counter(ev).most_common(3)]
+    items = pd.DataFrame({"deductions": joined.groupby("item").size(), "conversations_with": conv_with})
+    items["rate"] = items["conversations_with"] / n_total
+    items["agents_needing"] = [len(needing.get(i, [])) for i in items.index]
+    items["agents"] = [needing.get(i, []) for i in items.index]
+    items["examples"] = [examples.get(i, []) for i in items.index]
+    items.index.name = "item"
+    items = items.reset_index().sort_values(["deductions", "item"], ascending=[False, True])
+    items.insert(1, "label", items["item"])
+    # team × item rate per conversation
+    n_team = conv[conv["agent_team"].notna()].groupby("agent_team").size()
+    team_items = joined[joined["agent_team"].notna()].groupby(["agent_team", "item"]).size().unstack(fill_value=0)
+    team_items = team_items.div(n_team.reindex(team_items.index), axis=0)
+    team_items = team_items[[c for c in items["item"] if c in team_items.columns]]
+    return training, items[cols_i].reset_index(drop=True), team_items
+
+
+def rule_hit_table(conv: pd.DataFrame, findings: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    n = len(conv)
+    cols = ["rule", "label", "kind", "conversations", "rate", "findings", "points"]
+    if findings.empty or n == 0:
+        return pd.DataFrame(columns=cols)
+    g = findings.groupby("rule")
+    t = pd.DataFrame({
+        "conversations": findings.drop_duplicates(["run", "conversation_id", "rule"]).groupby("rule").size(),
+        "findings": g.size(),
+        "points": g["points"].sum(),
+    })
+    t["rate"] = t["conversations"] / n
+    t["kind"] = np.where(t["points"] > 0, "bonus", DEDUCTION)
+    t.index.name = "rule"
+    t = t.reset_index()
+    t["label"] = t["rule"].map(lambda r: labels.get(r, r))
+    return t.sort_values(["kind", "rate"], ascending=[False, False])[cols].reset_index(drop=True)
+
+
+def first_response_table(conv: pd.DataFrame) -> pd.DataFrame:
+    if conv.empty:
+        return pd.DataFrame()
+    c = conv.assign(channel=conv["channel"].fillna("(未知)"))
+    k = group_kpis(c, "channel")
+    k["sla_s"] = c.groupby("channel")["sla_s"].first()
+    t = k[["sla_s", "conversations", "first_response_n", "first_response_mean", "first_response_p50", "first_response_p90",
+           "first_response_sla_compliance", "avg_response_s"]]
+    t.index.name = "channel"
+    return t.reset_index()
+
+
+FR_BINS = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300]
+
+
+def first_response_distribution(conv: pd.DataFrame) -> pd.DataFrame:
+    """Conversations per first-response bin (lower edges ``FR_BINS``; the last bin is open) and channel."""
+    timed = conv[conv["first_response_s"].notna()]
+    if timed.empty:
+        return pd.DataFrame()
+    edges = FR_BINS + [float("inf")]
+    b = pd.cut(timed["first_response_s"], edges, right=False, labels=FR_BINS)
+    t = pd.crosstab(b, timed["channel"].fillna("(未知)")).reindex(FR_BINS, fill_value=0)
+    t.index.name = "bin"
+    return t
+
+
+def issue_type_table(conv: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    typed = conv[conv["issue_type"].notna()]
+    if typed.empty:
+        return None, f"no data: issue_type is empty in all {len(conv)} conversations (the issue-type classifier has not run on these runs)"
+    k = group_kpis(typed, "issue_type")
+    k["confidence"] = typed.groupby("issue_type")["issue_type_confidence"].mean()
+    k = k.sort_values(["conversations"], ascending=False)
+    k["share"] = k["conversations"] / len(typed)
+    k["cumulative_share"] = k["share"].cumsum()
+    k.index.name = "issue_type"
+    cols = ["conversations", "share", "cumulative_share", "avg_score", "customer_negative_rate", "sentiment_n",
+            "bad_rating_rate", "rated_n", "complaint_risk_rate", "fatal_rate", "confidence"]
+    untyped = len(conv) - len(typed)
+    note = f"{untyped} conversation(s) without an issue type are left out" if untyped else ""
+    return k[cols].reset_index(), note
+
+
+def bad_review_section(conv: pd.DataFrame, findings: pd.DataFrame, config: dict, classifier=None) -> dict[str, Any]:
+    """Bad reviews (rating ≤ review.bad_rating_at_most; optionally complaint.risk too) by seed 004 reason class."""
+    from .reasons import load_classifier
+
+    rep = config["report"]
+    threshold = config["review"]["bad_rating_at_most"]
+    bad_mask = conv["bad"] == 1.0
+    if rep["bad_review"]["include_complaint_risk"]:
+        bad_mask = bad_mask | conv["complaint"]
+    bad = conv[bad_mask]
+    out: dict[str, Any] = {"threshold": threshold, "rated": int(conv["rated"].sum()), "count": len(bad),
+                           "conversations": len(conv), "include_complaint_risk": rep["bad_review"]["include_complaint_risk"]}
+    out["rate"] = (int((conv["bad"] == 1.0).sum()) / out["rated"]) if out["rated"] else None
+    if bad.empty:
+        out["note"] = "no ratings in these runs" if out["rated"] == 0 else f"no rating ≤ {threshold}"
+        return out
+    clf = classifier or load_classifier(config)
+    out["classes"] = clf.classes
+    keys = set(zip(bad["run"], bad["id"]))
+    f = findings[[k in keys for k in zip(findings["run"], findings["conversation_id"])]] if len(findings) else findings
+    rules_of = f.groupby(["run", "conversation_id"])["rule"].agg(frozenset).to_dict() if len(f) else {}
+    hits_cache = {c: clf.comment_hits(c) for c in bad["rating_comment"].dropna().unique()}
+    rows = []
+    for row in bad.itertuples(index=False):
+        comment = row.rating_comment
+        cl = clf.classify(comment, rules_of.get((row.run, row.id), frozenset()), comment_hits=hits_cache.get(comment, []))
+        rows.append({
+            "id": row.id, "day": row.day, "agent_id": row.agent_id, "agent_name": row.agent_name, "agent_team": row.agent_team,
+            "channel": row.channel, "rating_score": row.rating_score, "has_comment": isinstance(comment, str) and bool(comment.strip()),
+            "reason": cl.primary, "basis": cl.basis, "classes": cl.classes, "keywords": cl.keywords, "rules": cl.rules,
+        })
+    detail = pd.DataFrame(rows)
+    classes = clf.classes
+    by_class = pd.DataFrame(index=pd.Index(classes, name="reason"))
+    by_class["count"] = detail["reason"].value_counts().reindex(classes, fill_value=0)
+    by_class["share"] = by_class["count"] / len(detail)
+    by_class["any_mention"] = [int(detail["classes"].map(lambda cs, c=c: c in cs).sum()) for c in classes]
+    for basis in ("comment", "findings", "fallback"):
+        by_class[f"by_{basis}"] = detail[detail["basis"] == basis]["reason"].value_counts().reindex(classes, fill_value=0)
+    # a comment's reason "backed" when a finding points at the same class
+    rule_class = {r: e.category for e in clf.entries for r in e.rules}
+    backed = detail[detail["basis"] == "comment"].apply(lambda d: any(rule_class.get(r) == d["reason"] for r in d["rules"]), axis=1)
+    from_comment = detail[detail["basis"] == "comment"]
+    backable = set(rule_class.values())  # classes some finding rule can point at
+    by_class["backed_by_findings"] = [
+        (float(backed[from_comment["reason"] == c].mean()) if c in backable and (from_comment["reason"] == c).any() else None)
+        for c in classes
+    ]
+    kw = {c: Counter(k for ks in detail.loc[detail["reason"] == c, "keywords"] for k in ks).most_common(5) for c in classes}
+    by_class["top_keywords"] = [kw[c] for c in classes]
+    out["by_class"] = by_class.reset_index()
+
+    def pivot(col: str) -> pd.DataFrame:
+        d = detail.assign(**{col: detail[col].fillna("(未知)")})
+        p = d.pivot_table(index=col, columns="reason", values="id", aggfunc="count", fill_value=0)
+        p = p.reindex(columns=[c for c in classes if c in p.columns])
+        p["total"] = p.sum(axis=1)
+        return p.sort_values("total", ascending=False)
+
+    out["by_channel"] = pivot("channel")
+    out["by_team"] = pivot("agent_team")
+    by_agent = pivot("agent_id")
+    names = conv[conv["agent_id"].notna()].groupby("agent_id")["agent_name"].last()
+    by_agent.insert(0, "agent_name", [names.get(a) for a in by_agent.index])
+    n_agent = conv.assign(agent_id=conv["agent_id"].fillna("(未知)")).groupby("agent_id").size()
+    by_agent.insert(1, "conversations", n_agent.reindex(by_agent.index).fillna(0).astype(int))
+    out["by_agent"] = by_agent
+    dated = detail.dropna(subset=["day"])
+    out["by_day"] = dated.pivot_table(index="day", columns="reason", values="id", aggfunc="count", fill_value=0).reindex(
+        columns=[c for c in classes if c in set(dated["reason"])]) if len(dated) else pd.DataFrame()
+    out["detail"] = detail.sort_values(["day", "id"], ascending=[False, True], na_position="last").reset_index(drop=True)
+    out["comments"] = int(detail["has_comment"].sum())
+    out["lexicon_version"] = clf.version
+    return out
+
+
+def verdict_section(conv: pd.DataFrame, findings: pd.DataFrame, verdicts: pd.DataFrame | None, labels: dict[str, str],
+                    bands: list[tuple[str, float]]) -> dict[str, Any] | None:
+    """Per-rule precision and machine–human agreement from reviewers' verdicts (docs/REPORTS.md)."""
+    if verdicts is None:
+        return None
+    keys = set(zip(conv["run"], conv["id"]))
+    vk = list(zip(verdicts["run"], verdicts["conversation_id"]))
+    known = [k in keys for k in vk]
+    v = verdicts[known]
+    out: dict[str, Any] = {"rows": len(verdicts), "unmatched": int(len(verdicts) - len(v))}
+    reviewed = sorted(set(zip(v["run"], v["conversation_id"])))
+    out["conversations"] = len(reviewed)
+    if not reviewed:
+        out["per_rule"] = pd.DataFrame()
+        return out
+    rev = pd.DataFrame(reviewed, columns=["run", "conversation_id"])
+    v_all, v = v, v[v["rule"].notna()]  # rows with only a human_score count the conversation as reviewed
+    fr = findings.merge(rev, on=["run", "conversation_id"], how="inner")
+    machine = fr.groupby(["run", "conversation_id", "rule"]).size().rename("machine")
+    counts = v.groupby(["run", "conversation_id", "rule", "verdict"]).size().unstack(fill_value=0)
+    for c in ("confirmed", "rejected", "missed"):
+        if c not in counts.columns:
+            counts[c] = 0
+    rules = sorted(set(fr["rule"]) | set(v["rule"]))
+    idx = pd.MultiIndex.from_tuples([(r, c, rule) for (r, c) in reviewed for rule in rules], names=["run", "conversation_id", "rule"])
+    grid = pd.DataFrame(index=idx).join(machine).join(counts[["confirmed", "rejected", "missed"]]).fillna(0)
+    grid["machine_pos"] = grid["machine"] > 0
+    # unjudged findings of a reviewed conversation count as accepted: the reviewer saw and kept them
+    grid["human_pos"] = (grid["confirmed"] > 0) | (grid["missed"] > 0) | ((grid["machine"] - grid["rejected"]) > 0)
+    rows = []
+    for rule, g in grid.groupby(level="rule"):
+        conf, rej, miss = int(g["confirmed"].sum()), int(g["rejected"].sum()), int(g["missed"].sum())
+        m, h = g["machine_pos"], g["human_pos"]
+        po = float((m == h).mean())
+        pm, ph = float(m.mean()), float(h.mean())
+        pe = pm * ph + (1 - pm) * (1 - ph)
+        rows.append({
+            "rule": rule, "label": labels.get(rule, rule), "findings_reviewed": conf + rej, "confirmed": conf, "rejected": rej,
+            "precision": conf / (conf + rej) if conf + rej else None, "missed": miss,
+            "conversations": len(g), "machine_positive": int(m.sum()), "human_positive": int(h.sum()),
+            "agreement": po, "kappa": (po - pe) / (1 - pe) if pe < 1 else None,
+        })
+    out["per_rule"] = pd.DataFrame(rows).sort_values("findings_reviewed", ascending=False).reset_index(drop=True)
+    # scores: the machine's and the reviewer's, kept apart
+    hs = v_all.dropna(subset=["human_score"]).groupby(["run", "conversation_id"])["human_score"].last()
+    if len(hs):
+        ms = conv.set_index(["run", "id"])["score"]
+        both = pd.DataFrame({"human": hs, "machine": ms.reindex(hs.index).values}).dropna()
+        diff = (both["machine"] - both["human"]).abs()
+        out["scores"] = {
+            "n": len(both),
+            "mean_abs_diff": float(diff.mean()) if len(both) else None,
+            "within_5": float((diff <= 5).mean()) if len(both) else None,
+            "mean_machine_minus_human": float((both["machine"] - both["human"]).mean()) if len(both) else None,
+            "grade_agreement": float((both["machine"].map(lambda s: grade_of(s, bands)) == both["human"].map(lambda s: grade_of(s, bands))).mean()) if len(both) else None,
+        }
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=None) -> Report:
+    """All the report's numbers from the runs' tables (see docs/REPORTS.md for each definition)."""
+    rep = config["report"]
+    conv = conversation_flags(rs, config)
+    labels = rule_labels(config)
+    bands = grade_bands(config)
+    notes = list(rs.notes)
+    overall = group_kpis(conv).iloc[0] if len(conv) else pd.Series({"conversations": 0}, dtype=float)
+    kpis = kpi_list(overall, config)
+
+    # coverage from the manifests
+    read = [r["read"] for r in rs.runs]
+    cov: dict[str, Any] = {"runs": len(rs.runs), "inspected": len(conv)}
+    if all(x is not None for x in read):
+        cov["read"] = sum(read)
+        cov["rejected"] = sum(r["rejected"] or 0 for r in rs.runs)
+        cov["coverage"] = sum(r["inspected"] or 0 for r in rs.runs) / cov["read"] if cov["read"] else None
+    else:
+        cov["read"] = cov["rejected"] = cov["coverage"] = None
+    rejects: Counter = Counter()
+    for r in rs.runs:
+        rejects.update(r["rejects_by_reason"])
+    cov["rejects_by_reason"] = dict(rejects.most_common())
+    masked = all(r["mask"] is True for r in rs.runs)
+    if not masked:
+        notes.append("some runs were inspected with --no-mask or have no manifest: evidence is re-masked by the report (phone, ID-card, bank-card, e-mail)")
+
+    grades = conv["grade"].value_counts()
+    order = [g for g, _ in bands] + [g for g in grades.index if g not in {b for b, _ in bands}]
+    grade_mix = pd.DataFrame({"grade": order, "conversations": [int(grades.get(g, 0)) for g in order]})
+    grade_mix["share"] = grade_mix["conversations"] / max(len(conv), 1)
+
+    periods = _periods(conv, config)
+    daily = group_kpis(conv[conv["day"].notna()], "day") if periods.get("days") else pd.DataFrame()
+    if len(daily):
+        daily.index.name = "day"
+        daily = daily.reset_index()
+    undated = int(conv["day"].isna().sum())
+    if undated:
+        notes.append(f"{undated} conversation(s) have no usable started_at: counted in the totals, left out of trends")
+    periods["comparison"] = period_comparison(conv, periods, config)
+
+    forecasts: dict[str, Forecast | None] = {}
+    fc_cfg = rep["forecast"]
+    if periods.get("days", 0) >= fc_cfg["min_history_days"]:
+        forecast_note = ""
+        ds = [date.fromisoformat(d) for d in daily["day"]]
+        bounds = {"conversations": (0, None), "avg_score": (0, 100)}
+        for key in FORECAST_KEYS:
+            forecasts[key] = linear_forecast(key, ds, [_num(v) for v in daily[key]], fc_cfg["horizon_days"], fc_cfg["interval"],
+                                             bounds.get(key, (0, 1)), total=key == "conversations")
+    else:
+        forecast_note = (f"no forecast: {periods.get('days', 0)} day(s) of history, "
+                         f"{fc_cfg['min_history_days']} needed (report.forecast.min_history_days)")
+
+    agents, teams, team_daily = agents_table(conv, periods, config)
+    training, training_items, team_items = training_tables(conv, rs.findings, config)
+    issue_types, issue_note = issue_type_table(conv)
+    sentiment_n = int(conv["negative"].notna().sum())
+    if sentiment_n == 0:
+        notes.append(f"sentiment is empty in all {len(conv)} conversations (the sentiment classifier has not run): sentiment numbers show —")
+
+    meta = {
+        "generated_at": (now or datetime.now()).isoformat(timespec="seconds"),
+        "runs": [r["path"] for r in rs.runs],
+        "coverage": cov,
+        "first_day": periods.get("first"), "last_day": periods.get("last"), "days": periods.get("days", 0),
+        "masked": masked,
+        "bad_rating_at_most": config["review"]["bad_rating_at_most"],
+        "first_response_sla_s": dict(config["timing"]["first_response_sla_s"]),
+        "targets": {k: v for k, v in (rep.get("targets") or {}).items()},
+        "versions": sorted({str(r["versions"].get("scorecard")) for r in rs.runs if r["versions"].get("scorecard")}),
+        "agents": int(conv["agent_id"].nunique()), "teams": int(conv["agent_team"].nunique()),
+    }
+    return Report(
+        meta=meta, kpis=kpis, grade_mix=grade_mix,
+        rule_hits=rule_hit_table(conv, rs.findings, labels),
+        first_response_by_channel=first_response_table(conv),
+        first_response_dist=first_response_distribution(conv),
+        daily=daily, periods=periods, forecasts=forecasts, forecast_note=forecast_note,
+        teams=teams, team_daily=team_daily, agents=agents,
+        training=training, training_items=training_items, team_items=team_items,
+        issue_types=issue_types, issue_note=issue_note,
+        bad_reviews=bad_review_section(conv, rs.findings, config, classifier),
+        verdicts=verdict_section(conv, rs.findings, rs.verdicts, labels, bands),
+        notes=notes,
+    )

@@ -1,0 +1,217 @@
+"""Excel renderer (openpyxl): the report's tables, one sheet each, with native Excel charts.
+
+Numbers stay numbers (percentages are fractions with a % format), so Excel users can sort,
+filter and chart them; a missing value is an empty cell with the reason in the 说明 column.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .metrics import KPI_KINDS, KPI_LABELS, Report
+
+FORMATS = {"pct": "0.0%", "score": "0.0", "seconds": "0.0", "count": "#,##0", "int": "0", "ratio": "0.00"}
+
+
+def _cell(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, (list, tuple)):
+        return "; ".join(_text(x) for x in v)
+    if hasattr(v, "item"):  # numpy scalars
+        v = v.item()
+    if isinstance(v, (int, float, str, bool)):
+        return v
+    return str(v)
+
+
+def _text(x: Any) -> str:
+    if isinstance(x, (list, tuple)) and len(x) == 2 and isinstance(x[1], int):
+        return f"{x[0]}×{x[1]}"
+    return str(x)
+
+
+def write_table(wb, title: str, df: pd.DataFrame | None, cols: list[tuple[str, str, str]], note: str = "", start_row: int = 1):
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(title[:31])
+    row0 = start_row
+    if note:
+        ws.cell(row=row0, column=1, value=note).font = Font(italic=True, color="666666")
+        row0 += 2
+    if df is None or len(df) == 0:
+        ws.cell(row=row0, column=1, value="no data")
+        return ws, row0
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="E8EEF6")
+    for j, (_, header, _) in enumerate(cols, 1):
+        c = ws.cell(row=row0, column=j, value=header)
+        c.font, c.fill = bold, fill
+        c.alignment = Alignment(horizontal="center")
+    data = {c: df[c].tolist() if c in df.columns else [None] * len(df) for c, _, _ in cols}
+    for i in range(len(df)):
+        for j, (c, _, kind) in enumerate(cols, 1):
+            cell = ws.cell(row=row0 + 1 + i, column=j, value=_cell(data[c][i]))
+            if kind in FORMATS:
+                cell.number_format = FORMATS[kind]
+    for j, (c, header, kind) in enumerate(cols, 1):
+        sample = [len(str(_cell(v) or "")) for v in data[c][:200]]
+        width = max([len(header) * 2] + [min(60, s + 2) for s in sample]) if kind == "text" else max(10, len(header) * 2)
+        ws.column_dimensions[get_column_letter(j)].width = min(60, width)
+    ws.freeze_panes = ws.cell(row=row0 + 1, column=1)
+    return ws, row0
+
+
+def _line_chart(ws, title: str, header_row: int, n: int, cols: list[int], anchor: str, y_title: str = "", pct: bool = False):
+    from openpyxl.chart import LineChart, Reference
+
+    ch = LineChart()
+    ch.title, ch.height, ch.width = title, 8, 18
+    ch.y_axis.title = y_title
+    if pct:
+        ch.y_axis.number_format = "0%"
+    for col in cols:
+        ch.add_data(Reference(ws, min_col=col, min_row=header_row, max_row=header_row + n), titles_from_data=True)
+    ch.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=header_row + n))
+    ws.add_chart(ch, anchor)
+
+
+def _bar_chart(ws, title: str, header_row: int, n: int, cols: list[int], anchor: str, stacked: bool = False):
+    from openpyxl.chart import BarChart, Reference
+
+    ch = BarChart()
+    ch.title, ch.height, ch.width = title, 8, 16
+    if stacked:
+        ch.grouping, ch.overlap = "stacked", 100
+    for col in cols:
+        ch.add_data(Reference(ws, min_col=col, min_row=header_row, max_row=header_row + n), titles_from_data=True)
+    ch.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=header_row + n))
+    ws.add_chart(ch, anchor)
+
+
+def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    m = r.meta
+    cov = m["coverage"]
+    kpi = pd.DataFrame([{"label": k.label, "key": k.key, "value": k.value, "n": k.n, "target": k.target,
+                         "direction": {"min": "≥", "max": "≤"}.get(k.direction or "", ""),
+                         "met": None if k.met is None else ("达标" if k.met else "未达标"), "note": k.note} for k in r.kpis])
+    if cov.get("coverage") is not None:
+        kpi = pd.concat([pd.DataFrame([{"label": "覆盖率 coverage", "key": "coverage", "value": cov["coverage"], "n": cov["read"],
+                                        "note": f"{cov['inspected']} inspected / {cov['read']} read; {cov['rejected']} rejected"}]), kpi],
+                        ignore_index=True)
+    span = f"{m['first_day']} – {m['last_day']}" if m.get("first_day") else "no dated conversations"
+    note = f"质检报告 {span} · {len(m['runs'])} run(s) · generated {m['generated_at']}" + ("".join(" | " + n for n in r.notes))
+    ws, row0 = write_table(wb, "概览", kpi, [("label", "指标", "text"), ("key", "key", "text"), ("value", "值", "ratio"),
+                                            ("n", "n", "count"), ("direction", "", "text"), ("target", "目标", "ratio"),
+                                            ("met", "达标", "text"), ("note", "说明", "text")], note=note)
+    # per-row number formats of the KPI value / target columns
+    for i, key in enumerate(kpi["key"]):
+        kind = "pct" if key == "coverage" else KPI_KINDS.get(key, "ratio")
+        for col in (3, 6):
+            ws.cell(row=row0 + 1 + i, column=col).number_format = {"pct": "0.0%", "count": "#,##0"}.get(kind, "0.0")
+    ws2, h = write_table(wb, "等级分布", r.grade_mix, [("grade", "等级", "text"), ("conversations", "会话", "count"), ("share", "占比", "pct")])
+    _bar_chart(ws2, "等级分布", h, len(r.grade_mix), [2], "E2")
+    write_table(wb, "规则命中", r.rule_hits, [("label", "类别", "text"), ("rule", "规则", "text"), ("kind", "类型", "text"),
+                                          ("conversations", "命中会话", "count"), ("rate", "命中率", "pct"),
+                                          ("findings", "命中次数", "count"), ("points", "分值合计", "score")])
+    write_table(wb, "响应时效", r.first_response_by_channel, [
+        ("channel", "渠道", "text"), ("sla_s", "首响SLA(s)", "seconds"), ("conversations", "会话", "count"),
+        ("first_response_n", "有计时", "count"), ("first_response_mean", "首响均值(s)", "seconds"), ("first_response_p50", "P50", "seconds"),
+        ("first_response_p90", "P90", "seconds"), ("first_response_sla_compliance", "达标率", "pct"), ("avg_response_s", "平均响应(s)", "seconds")])
+    # trends
+    daily_cols = [("day", "日期", "text"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"), ("fatal_rate", "红线率", "pct"),
+                  ("first_response_sla_compliance", "首响达标率", "pct"), ("avg_response_s", "平均响应(s)", "seconds"),
+                  ("complaint_risk_rate", "投诉风险率", "pct"), ("bad_rating_rate", "差评率", "pct"),
+                  ("customer_negative_rate", "负面率", "pct"), ("negative_recovery_rate", "负面开场→非负面结束", "pct")]
+    ws3, h = write_table(wb, "每日趋势", r.daily, daily_cols)
+    if r.daily is not None and len(r.daily) >= 2:
+        _line_chart(ws3, "平均分", h, len(r.daily), [3], "L2", "分")
+        _line_chart(ws3, "首响达标率 / 差评率 / 投诉风险率", h, len(r.daily), [5, 7, 8], "L20", pct=True)
+    comp = pd.DataFrame(r.periods.get("comparison") or [])
+    pnote = (f"本期 {r.periods['current'][0]} – {r.periods['current'][1]} vs 上期 {r.periods['previous'][0]} – {r.periods['previous'][1]}"
+             if r.periods.get("period_days") else r.periods.get("note", ""))
+    write_table(wb, "期间对比", comp, [("label", "指标", "text"), ("current", "本期", "ratio"), ("previous", "上期", "ratio"),
+                                    ("change", "变化", "ratio"), ("target", "目标", "ratio"), ("direction", "方向", "text"),
+                                    ("met", "达标", "text"), ("n_current", "n 本期", "count"), ("n_previous", "n 上期", "count")], note=pnote)
+    fc_rows = []
+    for key, f in r.forecasts.items():
+        if f is None:
+            continue
+        for d, y, lo, hi in zip(f.days, f.yhat, f.lo, f.hi):
+            fc_rows.append({"metric": KPI_LABELS.get(key, key), "day": d.isoformat(), "yhat": y, "lo": lo, "hi": hi})
+        fc_rows.append({"metric": KPI_LABELS.get(key, key), "day": "下期" + ("合计" if key == "conversations" else "日均"), "yhat": f.period_value,
+                        "lo": f.period_lo, "hi": f.period_hi})
+    write_table(wb, "预测", pd.DataFrame(fc_rows), [("metric", "指标", "text"), ("day", "日期", "text"), ("yhat", "预测", "ratio"),
+                                                 ("lo", "下限", "ratio"), ("hi", "上限", "ratio")], note=r.forecast_note or "线性趋势 + 预测区间 (docs/REPORTS.md)")
+    # agents and teams
+    write_table(wb, "团队", r.teams, [("agent_team", "团队", "text"), ("agents", "坐席数", "count"), ("conversations", "会话", "count"),
+                                   ("avg_score", "平均分", "score"), ("fatal_rate", "红线率", "pct"),
+                                   ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
+                                   ("complaint_risk_rate", "投诉风险率", "pct"), ("customer_negative_rate", "负面率", "pct")])
+    write_table(wb, "坐席", r.agents, [("rank", "排名", "int"), ("agent_id", "工号", "text"), ("agent_name", "姓名", "text"),
+                                    ("agent_team", "团队", "text"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"),
+                                    ("score_current", "本期平均分", "score"), ("score_previous", "上期平均分", "score"),
+                                    ("score_change", "变化", "score"), ("fatal", "红线", "count"),
+                                    ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
+                                    ("complaint_risk_rate", "投诉风险率", "pct"), ("review_rate", "需复核率", "pct")])
+    write_table(wb, "培训需求", r.training, [("agent_id", "工号", "text"), ("agent_name", "姓名", "text"), ("agent_team", "团队", "text"),
+                                          ("item", "扣分项", "text"), ("count", "次数", "count"), ("conversations", "会话", "count"),
+                                          ("rate", "每会话", "ratio"), ("overall_rate", "全体每会话", "ratio"), ("ratio", "倍数", "ratio"),
+                                          ("need", "需培训", "text")])
+    write_table(wb, "扣分项", r.training_items, [("item", "扣分项", "text"), ("deductions", "次数", "count"),
+                                              ("conversations_with", "涉及会话", "count"), ("rate", "会话占比", "pct"),
+                                              ("agents_needing", "需培训坐席数", "count"), ("agents", "需培训坐席", "text"),
+                                              ("examples", "常见证据(脱敏)", "text")])
+    write_table(wb, "问题类型", r.issue_types, [("issue_type", "问题类型", "text"), ("conversations", "会话", "count"),
+                                             ("share", "占比", "pct"), ("cumulative_share", "累计占比", "pct"), ("avg_score", "平均分", "score"),
+                                             ("customer_negative_rate", "客户负面率", "pct"), ("bad_rating_rate", "差评率", "pct"),
+                                             ("complaint_risk_rate", "投诉风险率", "pct")], note=r.issue_note)
+    # bad reviews
+    b = r.bad_reviews
+    if b.get("count"):
+        ws4, h = write_table(wb, "差评原因", b["by_class"], [
+            ("reason", "原因", "text"), ("count", "差评数", "count"), ("share", "占比", "pct"), ("by_comment", "据评语", "count"),
+            ("by_findings", "据质检发现", "count"), ("by_fallback", "无从判断", "count"), ("any_mention", "提及(多选)", "count"),
+            ("backed_by_findings", "评语有质检佐证", "pct"), ("top_keywords", "常见关键词", "text")],
+            note=f"差评 = 评分 ≤ {b['threshold']}; {b['count']} 条, 差评率 {b['rate']:.1%}" if b.get("rate") is not None else "")
+        _bar_chart(ws4, "差评原因", h, len(b["by_class"]), [2], "K2")
+        for name, key, idx in (("差评-坐席", "by_agent", "agent_id"), ("差评-团队", "by_team", "agent_team"), ("差评-渠道", "by_channel", "channel")):
+            t = b[key].reset_index()
+            cols = [(idx, idx, "text")] + [(c, c, "text" if c == "agent_name" else "count") for c in t.columns if c != idx]
+            write_table(wb, name, t, cols)
+        if len(b["by_day"]):
+            t = b["by_day"].reset_index()
+            ws5, h = write_table(wb, "差评-每日", t, [("day", "日期", "text")] + [(c, c, "count") for c in t.columns if c != "day"])
+            _bar_chart(ws5, "每日差评(按原因)", h, len(t), list(range(2, len(t.columns) + 1)), "H2", stacked=True)
+        det = b["detail"].head(max_detail_rows)
+        write_table(wb, "差评明细", det, [("id", "会话", "text"), ("day", "日期", "text"), ("agent_id", "工号", "text"),
+                                        ("agent_name", "姓名", "text"), ("agent_team", "团队", "text"), ("channel", "渠道", "text"),
+                                        ("rating_score", "评分", "int"), ("reason", "原因", "text"), ("basis", "依据", "text"),
+                                        ("keywords", "评语关键词", "text"), ("rules", "质检发现", "text")],
+                    note=(f"newest {max_detail_rows} of {len(b['detail'])}" if len(b["detail"]) > max_detail_rows else "")
+                    + " 评语原文不导出 (PII)")
+    else:
+        write_table(wb, "差评原因", None, [], note=b.get("note", ""))
+    if r.verdicts is not None:
+        v = r.verdicts
+        s = v.get("scores") or {}
+        note = f"{v['rows']} verdicts, {v['conversations']} conversations" + (
+            f"; scores: n={s['n']}, mean |machine-human| = {s['mean_abs_diff']:.2f}, grade agreement {s['grade_agreement']:.1%}" if s else "")
+        write_table(wb, "复核一致性", v.get("per_rule"), [
+            ("label", "类别", "text"), ("rule", "规则", "text"), ("findings_reviewed", "已判命中", "count"), ("confirmed", "确认", "count"),
+            ("rejected", "驳回", "count"), ("precision", "精确率", "pct"), ("missed", "漏检", "count"), ("conversations", "复核会话", "count"),
+            ("agreement", "一致率", "pct"), ("kappa", "Cohen κ", "ratio")], note=note)
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.partial")
+    wb.save(tmp)
+    tmp.replace(out)

@@ -1,0 +1,364 @@
+"""The classifiers: real data loaders, the fixed split, training, the model store, the fast
+inference path, the models stage in the pipeline, the model anchor of empathy.missing.
+
+MLflow (a tmp tracking store) and the CLI are in test_models_mlflow.py; the notebook in
+test_models_notebook.py. Training here runs on a small real subset (datasets.write_subset).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SHARED_DATA, make_conversation
+
+needs_data = pytest.mark.skipif(not (SHARED_DATA / "jddc_uss" / "valid_jddc.txt").exists(), reason="../shared/data not present")
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory) -> Path:
+    from pipeline.models.datasets import write_subset
+
+    if not (SHARED_DATA / "jddc_uss" / "valid_jddc.txt").exists():
+        pytest.skip("../shared/data not present")
+    return write_subset(SHARED_DATA, tmp_path_factory.mktemp("data"), dialogues=40, reviews=200)
+
+
+@pytest.fixture(scope="session")
+def small_issue_model(small_data):
+    from pipeline.models.datasets import DataPaths
+    from pipeline.models.train import default_options, train_issue_type
+
+    opts = default_options("issue_type", data=DataPaths(small_data), C=[1.0], turn_weight=[0.3], cv_folds=2)
+    return train_issue_type(opts, log=lambda m: None)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@needs_data
+def test_taxonomy_places_every_fine_topic_of_the_jd_data():
+    from pipeline.models.datasets import DataPaths, Taxonomy, read_jddc_acts
+
+    tax = Taxonomy.load()
+    paths = DataPaths(SHARED_DATA)
+    rows = json.loads(paths.csds.read_text(encoding="utf-8"))
+    fine = {r["Topic"] for r in rows} | {n for n in read_jddc_acts(paths.jddc_acts).values() if n}
+    assert fine - set(tax.fine_to_coarse) == set()
+    assert 8 <= len(tax.labels) <= 12 and tax.labels[-1] == "其他"
+    assert tax.coarse("配送周期") == "配送物流" and tax.coarse("OTHER") == "其他"
+    # dialogue label: most frequent coarse type, ties to the first, 其他 only when alone
+    assert tax.dialogue_label(["发票退换修改", "配送周期", "查看发票"]) == "发票"
+    assert tax.dialogue_label(["配送周期", "发票退换修改"]) == "配送物流"
+    assert tax.dialogue_label(["OTHER", "机票相关", "修改订单"]) == "订单修改与取消"
+    assert tax.dialogue_label(["OTHER"]) == "其他"
+
+
+@needs_data
+def test_jddc_dialogues_are_rebuilt_from_the_windowed_lines():
+    from pipeline.models.datasets import DataPaths, jddc_turn_examples, load_jddc
+
+    paths = DataPaths(SHARED_DATA)
+    dialogues = load_jddc(paths.jddc, paths.jddc_acts)
+    # SOURCE.md: 330 dialogues, 5,666 customer turns, turn labels {0: 1185, 1: 2563, 2: 928}
+    assert len(dialogues) == 330
+    assert sum(r == "customer" for d in dialogues for r, _ in d.turns) == 5666
+    labels = Counter(e.label for e in jddc_turn_examples(dialogues))
+    assert labels == {"negative": 1185, "neutral": 2563, "positive": 928}
+    assert Counter(d.sentiment for d in dialogues) == {"positive": 258, "neutral": 39, "negative": 33}
+    first = dialogues[0]
+    assert first.turns[0] == ("customer", "麻烦你帮我看下能不能开具纸质发票")
+    assert first.turns[1][0] == "agent" and first.turns[1][1].startswith("您好 请问您是咨询之前的问题")
+
+
+def test_split_is_fixed_by_content_and_never_splits_a_unit():
+    from pipeline.models.datasets import TEST_FRACTION, content_key, split_of
+
+    keys = [content_key("x", str(i)) for i in range(4000)]
+    splits = [split_of(k) for k in keys]
+    assert splits == [split_of(k) for k in keys]  # deterministic, no seed
+    share = splits.count("test") / len(splits)
+    assert abs(share - TEST_FRACTION) < 0.03
+    # the split of a unit depends on its own content only
+    assert split_of(content_key("jddc", "a", "b")) == split_of(content_key("jddc", "a", "b"))
+
+
+@needs_data
+def test_reviews_are_deduplicated_across_sets_so_the_hotel_overlap_cannot_leak(small_data):
+    from pipeline.models.datasets import load_reviews
+
+    examples, stats = load_reviews(SHARED_DATA)
+    norm = Counter("".join(e.text.split()) for e in examples)
+    assert max(norm.values()) == 1  # one example per text: a text is in train or in test, never both
+    assert stats["duplicates"] > 5000  # the ~5,573 hotel reviews present in two sets (SOURCE.md)
+
+
+@needs_data
+def test_issue_dialogues_split_by_dialogue_and_drop_the_csds_jddc_overlap():
+    from pipeline.models.datasets import DataPaths, Taxonomy, issue_type_dialogues
+
+    dialogues, info = issue_type_dialogues(DataPaths(SHARED_DATA), Taxonomy.load())
+    assert info["csds_dialogues"] == 777 and info["jddc_dropped_overlap_with_csds"] >= 2
+    assert len({d.key for d in dialogues}) == len(dialogues)
+    assert {d.split for d in dialogues} == {"train", "test"}
+
+
+# --------------------------------------------------------------------------- training + store
+
+
+def test_fast_inference_equals_sklearn_predict_proba():
+    import numpy as np
+
+    from pipeline.models.predict import LinearTextModel
+    from pipeline.models.train import _fit, _pipeline
+
+    docs = [["退款", "多久", "到账"], ["快递", "没到", "物流"], ["发票", "抬头"], ["退款", "快递"], ["谢谢"], ["发票", "开", "专票"]] * 3
+    for labels in (["r", "d", "i", "r", "o", "i"] * 3, ["a", "b", "a", "b", "a", "b"] * 3):  # multiclass and binary
+        pipe = _fit(_pipeline("tokens", 2.0, "balanced", 1, 0), docs, labels, [1.0] * len(docs))
+        fast = LinearTextModel(pipe)
+        probe = [["退款", "到账", "到账"], ["完全", "陌生"], [], ["快递", "发票", "退款", "。", "123"]]
+        expected = pipe.predict_proba(probe)
+        got = np.array([fast.proba(d) for d in probe])
+        assert np.allclose(got, expected, atol=1e-9)
+        label, conf, because, _ = fast.predict(["快递", "没到"], explain=3)
+        assert label == pipe.predict([["快递", "没到"]])[0] and 0 < conf <= 1
+
+
+@needs_data
+def test_training_on_a_small_real_subset_produces_a_model_and_metadata(small_issue_model, tmp_path):
+    from pipeline.models.store import load_bundle, save_bundle
+
+    r = small_issue_model
+    assert r.report["held_out"]["n"] > 0 and 0 <= r.report["held_out"]["macro_f1"] <= 1
+    assert set(r.report["baselines"]) == {"majority", "keywords"}
+    assert r.metrics["test_macro_f1"] == r.report["held_out"]["macro_f1"]
+    meta = save_bundle(r.model, r.metadata, tmp_path / "issue_type")
+    model, loaded = load_bundle(tmp_path / "issue_type")
+    assert loaded == meta
+    for key in ("labels", "held_out", "training_data", "libraries", "sha256", "tokenizer", "params"):
+        assert key in meta
+    assert len(meta["sha256"]) == 64 and meta["libraries"]["scikit-learn"]
+    assert meta["training_data"]["train_hash"] != meta["training_data"]["test_hash"]
+    assert set(meta["labels"]) <= set(json.loads(json.dumps(r.report["held_out"]["labels"])))
+    assert model.predict([["发票"]])[0] in meta["labels"]
+
+
+@needs_data
+def test_loader_refuses_a_tampered_artifact_and_a_wrong_sklearn_version(small_issue_model, tmp_path):
+    from pipeline.config import ConfigError
+    from pipeline.models import ModelsStage
+    from pipeline.models.store import METADATA_FILE, MODEL_FILE, save_bundle
+
+    d = tmp_path / "models" / "issue_type"
+    save_bundle(small_issue_model.model, small_issue_model.metadata, d)
+    ModelsStage(tmp_path / "models")  # loads
+
+    blob = bytearray((d / MODEL_FILE).read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (d / MODEL_FILE).write_bytes(bytes(blob))
+    with pytest.raises(ConfigError, match="sha256 .* does not match .*refusing to load"):
+        ModelsStage(tmp_path / "models")
+
+    save_bundle(small_issue_model.model, small_issue_model.metadata, d)
+    meta = json.loads((d / METADATA_FILE).read_text(encoding="utf-8"))
+    meta["libraries"]["scikit-learn"] = "0.24.2"
+    (d / METADATA_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"trained with scikit-learn 0\.24\.2, but .* is installed"):
+        ModelsStage(tmp_path / "models")
+
+    (d / METADATA_FILE).unlink()
+    with pytest.raises(ConfigError, match="metadata.json: missing"):
+        ModelsStage(tmp_path / "models")
+
+
+@needs_data
+def test_inspect_exits_2_with_the_message_when_a_model_is_tampered(small_issue_model, tmp_path, capsys):
+    from pipeline.cli import main
+    from pipeline.models.store import MODEL_FILE, save_bundle
+
+    d = tmp_path / "models" / "issue_type"
+    save_bundle(small_issue_model.model, small_issue_model.metadata, d)
+    (d / MODEL_FILE).write_bytes((d / MODEL_FILE).read_bytes() + b"\0")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"paths:\n  models: {tmp_path / 'models'}\n", encoding="utf-8")
+    code = main(["inspect", str(REPO / "data/samples/conversations.jsonl"), "--out", str(tmp_path / "out"), "--config", str(cfg), "--quiet"])
+    assert code == 2
+    assert "refusing to load" in capsys.readouterr().err
+
+
+def test_no_model_artifact_means_null_predictions(tmp_path):
+    from pipeline.models import ModelsStage
+
+    stage = ModelsStage(tmp_path)
+    assert stage.versions == {"issue_model": None, "sentiment_model": None}
+    conv = make_conversation([("customer", "快递怎么还没到", 0)])
+    assert stage(conv).predictions == {}
+
+
+# --------------------------------------------------------------------------- the shipped models in the pipeline
+
+
+@pytest.fixture(scope="module")
+def sample_results(tmp_path_factory):
+    from pipeline.cli import main
+
+    out = tmp_path_factory.mktemp("inspect")
+    assert main(["inspect", str(REPO / "data/samples/conversations.jsonl"), "--out", str(out), "--quiet"]) in (0, 3)
+    return [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_shipped_models_load_with_versions(repo):
+    from pipeline.models import ModelsStage
+
+    stage = ModelsStage(repo / "models")
+    v = stage.versions
+    assert v["issue_model"] and v["issue_model"].startswith("issue_type")
+    assert v["sentiment_model"] and v["sentiment_model"].startswith("sentiment")
+    size = sum(p.stat().st_size for p in (repo / "models").rglob("*") if p.is_file())
+    assert size < 8_000_000  # a few MB in the repository
+
+
+def test_inspect_fills_issue_type_sentiment_and_turn_sentiment(sample_results):
+    conversations = {
+        json.loads(line)["id"]: json.loads(line) for line in (REPO / "data/samples/conversations.jsonl").read_text(encoding="utf-8").splitlines()
+    }
+    filled = 0
+    for r in sample_results:
+        assert r["versions"]["issue_model"] and r["versions"]["sentiment_model"]
+        it = r["issue_type"]
+        assert isinstance(it["label"], str) and 0 < it["confidence"] <= 1 and isinstance(it["because"], list)
+        filled += bool(it["because"])
+        conv = conversations[r["id"]]
+        customer_turns = [i for i, t in enumerate(conv["turns"]) if t.get("role") in ("customer", "客户", "用户", "user")]
+        assert [t["turn"] for t in r["turn_sentiment"]] == customer_turns  # one entry per customer turn
+        for t in r["turn_sentiment"]:
+            assert t["label"] in ("negative", "neutral", "positive", None)
+        s = r["sentiment"]
+        if s is not None:
+            assert s["label"] in ("negative", "neutral", "positive") and 0 < s["confidence"] <= 1
+            assert s["customer_end"] in ("negative", "neutral", "positive")
+    assert filled >= len(sample_results) * 0.9  # `because` names the tokens behind the label
+
+
+def test_predictions_are_sensible_on_plain_cases(inspector):
+    conv = make_conversation([
+        ("customer", "我买的冰箱快递三天了还没到,物流一直不更新", 0),
+        ("agent", "您好,我帮您查一下物流", 5),
+        ("customer", "太慢了,气死我了", 10),
+        ("agent", "非常抱歉让您久等了", 15),
+        ("customer", "好的谢谢你,服务很好", 20),
+    ])
+    result = inspector.inspect(conv)
+    assert result.issue_type["label"] == "配送物流"
+    assert {"快递", "物流"} & set(result.issue_type["because"])
+    labels = [t["label"] for t in result.turn_sentiment]
+    assert labels[1] == "negative" and labels[2] == "positive"
+    assert result.sentiment["customer_end"] == "positive"
+
+
+def test_inspect_start_up_does_not_import_mlflow_or_pandas(repo):
+    code = (
+        "import sys\n"
+        "from pipeline.cli import build_parser\n"
+        "build_parser()\n"
+        "from pipeline.config import load_config, resolve_path\n"
+        "from pipeline.models import ModelsStage\n"
+        "s = ModelsStage(resolve_path('models'), load_config())\n"
+        "assert s.versions['issue_model'], s.versions\n"
+        "print(sorted(m for m in ('mlflow', 'pandas') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- empathy.missing's model anchor
+
+
+def _rules(tmp_path, lexicon_copy, after: str):
+    from pipeline.config import load_config
+    from pipeline.lexicons import LexiconSet
+    from pipeline.rules import RuleSet
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\nrules:\n  - id: empathy.missing\n    kind: absent\n    category: 安抚\n    severity: major\n"
+        "    lexicon: empathy\n    role: agent\n"
+        f"    after: {after}\n"
+        "    message: 客户表达不满「{evidence}」后,坐席没有安抚\n    source: test\n",
+        encoding="utf-8",
+    )
+    return RuleSet.load(rules, LexiconSet.load(lexicon_copy), load_config())
+
+
+def _prepared(inspector, turns, turn_sentiment):
+    conv = make_conversation(turns)
+    inspector.normalizer(conv)
+    conv.predictions["turn_sentiment"] = turn_sentiment
+    return conv
+
+
+def test_model_anchor_fires_on_a_confident_negative_turn_without_a_lexicon_hit(tmp_path, lexicon_copy, inspector):
+    rs = _rules(tmp_path, lexicon_copy, "{lexicon: negative_emotion, model: sentiment, label: negative, min_confidence: 0.6, role: customer, within_turns: 2}")
+    turns = [("customer", "这个问题你们到底能不能处理", 0), ("agent", "请您提供订单号", 5), ("customer", "好的", 9), ("agent", "已为您登记", 12)]
+    conv = _prepared(inspector, turns, [{"turn": 0, "label": "negative", "confidence": 0.8}, {"turn": 2, "label": "neutral", "confidence": 0.7}])
+    rs(conv)
+    [f] = conv.findings
+    assert (f.turn, f.entry, f.evidence) == (0, "model:sentiment", "这个问题你们到底能不能处理")
+    assert (f.start, f.end) == (0, len(turns[0][1]))
+    # below min_confidence: no anchor, no finding
+    conv = _prepared(inspector, turns, [{"turn": 0, "label": "negative", "confidence": 0.55}, {"turn": 2, "label": "neutral", "confidence": 0.7}])
+    assert rs(conv).findings == []
+    # an apology in the window answers a model anchor too
+    turns2 = [turns[0], ("agent", "非常抱歉给您带来不便", 5)]
+    conv = _prepared(inspector, turns2, [{"turn": 0, "label": "negative", "confidence": 0.9}])
+    assert rs(conv).findings == []
+    # no predictions (no model loaded): the lexicon alone decides
+    conv = _prepared(inspector, [("customer", "气死我了", 0), ("agent", "请提供订单号", 5)], [])
+    conv.predictions.pop("turn_sentiment")
+    assert [f.entry for f in rs(conv).findings][0].startswith("NE-")
+
+
+@pytest.mark.parametrize("after, message", [
+    ("{model: issue_type, label: negative}", "after.model must be 'sentiment'"),
+    ("{model: sentiment, label: angry}", "after.label must be negative, neutral or positive"),
+    ("{model: sentiment, label: negative, min_confidence: 1.5}", "min_confidence must be a number between 0 and 1"),
+    ("{model: sentiment, label: negative, min_confidence: models.nope}", "is not a configuration key"),
+])
+def test_model_anchor_is_validated(tmp_path, lexicon_copy, after, message):
+    from pipeline.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        _rules(tmp_path, lexicon_copy, after)
+
+
+def test_the_stage_predicts_what_the_sklearn_pipeline_predicts(inspector):
+    """The stage's token-by-token fast path gives scikit-learn's probabilities on real-shaped input."""
+    import numpy as np
+
+    from pipeline.ingest import read_inputs
+    from pipeline.models.features import conversation_document
+
+    stage = inspector.models
+    issue, sent = stage.loaded["issue_type"].fast, stage.loaded["sentiment"].fast
+    convs = [c for c in read_inputs([str(REPO / "data/samples/conversations.jsonl")], inspector.config) if hasattr(c, "turns")][:40]
+    for c in convs:
+        inspector.normalizer(c)
+        inspector.segmenter(c)
+        stage(c)
+        doc = conversation_document(((t.role, t.tokens) for t in c.turns), "customer+agent")
+        p = issue.pipeline.predict_proba([doc])[0]
+        assert c.predictions["issue_type"]["label"] == issue.classes[int(p.argmax())]
+        assert abs(c.predictions["issue_type"]["confidence"] - p.max()) < 1e-4
+        customer = [t for t in c.turns if t.role == "customer" and t.tokens]
+        if customer:
+            q = sent.pipeline.predict_proba([t.tokens for t in customer])
+            got = {d["turn"]: d for d in c.predictions["turn_sentiment"]}
+            for t, row in zip(customer, q):
+                assert got[t.index]["label"] == sent.classes[int(np.argmax(row))]
+                assert abs(got[t.index]["confidence"] - row.max()) < 1e-4
