@@ -11,7 +11,6 @@ import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from .partition import PartitionSpec, read_partition

@@ -8,7 +8,6 @@ of ``parquet_batch_rows`` so memory stays bounded whatever the input size.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -357,11 +356,6 @@ def write_table_atomic(table, path: Path) -> None:
 
 def describe_inputs(paths: list[Path]) -> list[dict[str, Any]]:
     """Each input's path, size and sha256 (read in 1 MiB blocks)."""
-    out = []
-    for p in paths:
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        out.append({"path": str(p), "bytes": p.stat().st_size, "sha256": h.hexdigest()})
-    return out
+    from .hashing import sha256_file
+
+    return [{"path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in paths]

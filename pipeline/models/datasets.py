@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import REPO_ROOT, ConfigError, load_yaml
+from ..io.hashing import sha256_file
 from .features import strip_placeholders
 
 TEST_FRACTION = 0.2
@@ -64,14 +65,6 @@ def split_of(key: str, test_fraction: float = TEST_FRACTION) -> str:
     """``"test"`` or ``"train"``: fixed for a unit's content, whatever else is in the data."""
     d = hashlib.blake2b((SPLIT_SALT + key).encode("utf-8"), digest_size=8).digest()
     return "test" if int.from_bytes(d, "big") / 2**64 < test_fraction else "train"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _need(path: Path, what: str) -> Path:
@@ -108,7 +101,7 @@ class Taxonomy:
                 if t in fine:
                     raise ConfigError(f"{path}: topic {t!r} is listed under both {fine[t]!r} and {coarse!r}")
                 fine[t] = coarse
-        return cls(raw["types"], fine, file_sha256(path), int(raw.get("version", 1)))
+        return cls(raw["types"], fine, sha256_file(path), int(raw.get("version", 1)))
 
     @property
     def labels(self) -> list[str]:
@@ -397,7 +390,7 @@ def issue_type_dialogues(paths: DataPaths, taxonomy: Taxonomy) -> tuple[list[Dia
         "csds_dialogues": len(csds),
         "jddc_dialogues": len(jddc),
         "jddc_dropped_overlap_with_csds": dropped,
-        "files": {p.name: file_sha256(p) for p in (paths.csds, paths.jddc, paths.jddc_acts)},
+        "files": {p.name: sha256_file(p) for p in (paths.csds, paths.jddc, paths.jddc_acts)},
         "taxonomy_sha256": taxonomy.sha256,
     }
     return dialogues, info

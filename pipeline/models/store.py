@@ -14,7 +14,6 @@ can't vouch for. No artifact at all is not an error: the stage then predicts not
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -24,18 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
+from ..io.hashing import sha256_file
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 FORMAT = 1  # bump when the bundle layout changes
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def library_versions() -> dict[str, str]:

@@ -28,11 +28,9 @@ from .datasets import (
     SENTIMENT_LABELS,
     TAXONOMY_PATH,
     DataPaths,
-    Dialogue,
     Taxonomy,
     TextExample,
     dataset_hash,
-    file_sha256,
     issue_type_dialogues,
     jddc_turn_examples,
     load_jddc,
@@ -41,6 +39,7 @@ from .datasets import (
     stc3_turn_examples,
     unique,
 )
+from ..io.hashing import sha256_file
 from .evaluate import classification_metrics, confusion_figure, flat_metrics, majority_baseline
 from .features import ANALYZERS, TextPrep, conversation_document
 
@@ -381,7 +380,6 @@ AGGREGATES = ("mean_of_turns", "end_weighted", "last_turn")
 
 
 def train_sentiment(opts: TrainOptions | None = None, config: dict | None = None, log: Callable[[str], None] = print) -> TrainResult:
-    import numpy as np
     from sklearn.metrics import f1_score
 
     opts = opts or default_options("sentiment")
@@ -533,7 +531,7 @@ def train_sentiment(opts: TrainOptions | None = None, config: dict | None = None
         "jddc_dialogues": len(jddc),
         "reviews": review_stats,
         "stc3_dialogues": len(stc3),
-        "files": {p.name: file_sha256(p) for p in [paths.jddc, paths.jddc_acts, *paths.review_paths().values(), *([paths.stc3] if use_stc3 else [])]},
+        "files": {p.name: sha256_file(p) for p in [paths.jddc, paths.jddc_acts, *paths.review_paths().values(), *([paths.stc3] if use_stc3 else [])]},
         "train_hash": dataset_hash([(e.key + f":{i}", e.label) for i, e in enumerate(j_tr + r_tr + s_tr)]),
         "test_hash": dataset_hash([(e.key + f":{i}", e.label) for i, e in enumerate(j_te + r_te + s_te)]),
         "counts": {"jddc_train": len(j_tr), "jddc_test": len(j_te), "reviews_train": len(r_tr), "reviews_test": len(r_te),
