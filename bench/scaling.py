@@ -113,13 +113,15 @@ def memory(sizes: list[int], partition: int) -> None:
             code = (
                 "import resource, subprocess, sys, time; t=time.perf_counter();"
                 f"p=subprocess.run([sys.executable,'-m','pipeline.cli','inspect',{str(corpus)!r},'--out',{str(tmp / f'o{n}')!r},'--quiet','--restart','--workers','2']);"
-                "w=time.perf_counter()-t; r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-                "print(f'{w:.1f} {r}')"
+                "w=time.perf_counter()-t; u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+                "print(f'{w:.1f} {u.ru_maxrss} {u.ru_utime+u.ru_stime:.1f}')"
             )
             out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
-            wall, maxrss_kb = out.stdout.split()
+            wall, maxrss_kb, cpu = out.stdout.split()
+            # CPU seconds (all processes) say what the run cost apart from what else the machine was doing
             print(f"{n:>9} conversations ({size_gb:.2f} GB): wall {float(wall):7.1f} s = {n / float(wall):6.0f} conv/s; "
-                  f"peak RSS of the largest process {int(maxrss_kb) / 1024:6.0f} MB")
+                  f"CPU {float(cpu):8.1f} s = {n / float(cpu):5.0f} conv per CPU-second; "
+                  f"peak RSS of the largest process {int(maxrss_kb) / 1024:6.0f} MB", flush=True)
             corpus.unlink()
 
 

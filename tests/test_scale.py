@@ -155,6 +155,7 @@ def test_duplicates_across_partitions_are_rejected_once(tmp_path, small_partitio
     same_outputs(out_many, out_one)
     rejects = read_jsonl(out_many / "rejects.jsonl")
     assert [r["reason"] for r in rejects] == ["id.duplicate"] * 5 and [r["line"] for r in rejects] == list(range(51, 56))
+    assert [r["detail"].split("(")[1].split(")")[0].rsplit(" ", 2)[1:] for r in rejects] == [["line", str(i)] for i in range(1, 6)]
     counts = json.loads((out_many / "manifest.json").read_text())["counts"]
     assert (counts["read"], counts["inspected"], counts["rejected"]) == (55, 50, 5)
 

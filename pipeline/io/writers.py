@@ -279,15 +279,41 @@ def drop_duplicates(layout: RunLayout, names: list[str]) -> dict[str, list[dict]
     rejects (the first occurrence wins, as in one sequential pass). Partitions are validated
     independently, so this run-level pass finds the duplicates between them; it rewrites only the
     partitions that hold one and is idempotent. Returns the rejects added, by partition."""
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    # Only the ids are held, as one Arrow column (~16 bytes a conversation): a dict of Python
+    # strings cost ~200 MB at a million conversations and made the main process's memory grow
+    # with the input. Python objects are built for the repeated ids alone.
+    tables = []
+    for i, name in enumerate(names):
+        ids = pq.read_table(layout.results_pq / f"part-{name}.parquet", columns=["id"]).column("id")
+        tables.append(pa.table({"id": ids, "part": pa.array([i] * len(ids), pa.int32()),
+                                "row": pa.array(range(len(ids)), pa.int32())}))
+    if not tables:
+        return {}
+    every = pa.concat_tables(tables)
+    del tables
+    counts = every.group_by("id").aggregate([("id", "count")])
+    repeated = counts.filter(pc.greater(counts.column("id_count"), 1)).column("id")
+    if len(repeated) == 0:
+        return {}
+    hits = every.filter(pc.is_in(every.column("id"), value_set=repeated)).sort_by([("part", "ascending"), ("row", "ascending")])
+    del every, counts
+    by_part: dict[int, list[tuple[str, int]]] = {}
+    for rid, part, row in zip(*(hits.column(c).to_pylist() for c in ("id", "part", "row"))):
+        by_part.setdefault(part, []).append((rid, row))
+
     first_seen: dict[str, str] = {}
     added: dict[str, list[dict]] = {}
-    for name in names:
-        table = pq.read_table(layout.results_pq / f"part-{name}.parquet", columns=["id", "source_path", "source_line", "source_row"])
+    for part in sorted(by_part):
+        name = names[part]
+        table = pq.read_table(layout.results_pq / f"part-{name}.parquet", columns=["source_path", "source_line", "source_row"])
+        paths, src_lines, src_rows = (table.column(c).to_pylist() for c in table.column_names)
         dups = []
-        for rid, path, line, row in zip(*(table.column(c).to_pylist() for c in table.column_names)):
+        for rid, r in by_part[part]:
+            path, line, row = paths[r], src_lines[r], src_rows[r]
             where = f"{path} {'line ' + str(line) if line else 'row ' + str(row)}"
             if rid in first_seen:
                 dups.append({"source": path, "line": line, "row": row, "id": rid, "reason": "id.duplicate",

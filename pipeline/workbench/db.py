@@ -1,0 +1,266 @@
+"""The review workbench's database: SQLAlchemy models (the contract every workbench module codes to).
+
+One row per conversation (the machine's result plus its transcript, read at load time), one row
+per machine finding, the reviewers' verdicts and reviews kept apart from the machine's numbers,
+disputes / appeals with their double review and sign-off, and an append-only audit log.
+
+SQLite by default (``workbench.database_url`` in pipeline/defaults.yaml), PostgreSQL by URL;
+the schema is created and changed only by Alembic migrations (pipeline/workbench/migrations/).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("admin", "supervisor", "inspector", "agent")  # 管理员 / 质检主管 / 质检员 / 坐席
+VERDICTS = ("confirmed", "rejected", "missed")  # the same values as docs/REPORTS.md verdicts files
+
+# Conversation.status — where an item is in review:
+#   pending      flagged (or loaded) and not yet reviewed
+#   assigned     given to an inspector
+#   reviewed     the first review is submitted; the human score counts
+#   disputed     a dispute or an agent's appeal is open: a second inspector reviews independently
+#   second_reviewed  the second review is in; waits for the supervisor's sign-off
+#   signed_off   the supervisor signed it off; the signed-off score counts
+STATUSES = ("pending", "assigned", "reviewed", "disputed", "second_reviewed", "signed_off")
+DISPUTE_KINDS = ("dispute", "appeal")  # raised by a reviewer/supervisor, or by the agent (申诉)
+DISPUTE_STATES = ("open", "second_reviewed", "upheld", "overturned")  # the last two: signed off
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(16))  # one of ROLES
+    agent_id: Mapped[str | None] = mapped_column(String(64), index=True)  # role agent: conversations.agent_id it owns
+    team: Mapped[str | None] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(256))  # argon2id
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the real-time API; only its sha256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Run(Base):
+    """One loaded RUN_DIR (what ``zhijian inspect --out`` wrote)."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_key: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the manifest's inputs + started_at
+    path: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[str | None] = mapped_column(String(40))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    masked: Mapped[bool] = mapped_column(Boolean, default=True)  # whether the run masked evidence
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ext_id: Mapped[str] = mapped_column(String(128), unique=True)  # the input's ``id``
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    started_at: Mapped[str | None] = mapped_column(String(40))  # as written in the input (ISO-8601)
+    day: Mapped[str | None] = mapped_column(String(10), index=True)  # YYYY-MM-DD of started_at (local day)
+    agent_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    agent_name: Mapped[str | None] = mapped_column(String(128))
+    team: Mapped[str | None] = mapped_column(String(128), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(128))
+    rating_score: Mapped[float | None] = mapped_column(Float)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    # the machine's result (never changed by reviewers)
+    machine_score: Mapped[float] = mapped_column(Float)
+    machine_grade: Mapped[str] = mapped_column(String(8))
+    review_needed: Mapped[bool] = mapped_column(Boolean, index=True)
+    review_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    risk: Mapped[float] = mapped_column(Float, default=0.0, index=True)  # queue order: higher first
+    min_model_confidence: Mapped[float | None] = mapped_column(Float)
+    issue_type: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {label, confidence, because}
+    sentiment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    turn_sentiment: Mapped[list[Any] | None] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    score_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    versions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    labels: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # labels given in the input, if any
+    # the transcript, from the run's inputs: [{role, text, ts}], original (unmasked) text;
+    # ``pii``: per turn a list of [start, end, label] spans, masked when shown
+    turns: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    pii: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # review state
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # one of STATUSES
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    human_score: Mapped[float | None] = mapped_column(Float)  # the score that counts once reviewed / signed off
+    human_grade: Mapped[str | None] = mapped_column(String(8))
+    corrected_issue_type: Mapped[str | None] = mapped_column(String(64))
+    corrected_sentiment: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    findings: Mapped[list[Finding]] = relationship(back_populates="conversation", order_by="Finding.position")
+    assignee: Mapped[User | None] = relationship()
+
+
+class Finding(Base):
+    """A finding: the machine's (``source='machine'``, as in results) or one a reviewer added (``missed``)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # index in the result's findings[]; added ones after
+    source: Mapped[str] = mapped_column(String(8), default="machine")  # machine | human
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    points: Mapped[float] = mapped_column(Float, default=0.0)
+    turn: Mapped[int | None] = mapped_column(Integer)
+    role: Mapped[str | None] = mapped_column(String(16))
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    evidence: Mapped[str | None] = mapped_column(Text)  # as the run wrote it (masked unless --no-mask)
+    message: Mapped[str | None] = mapped_column(Text)
+    entry: Mapped[str | None] = mapped_column(String(64))
+    item: Mapped[str | None] = mapped_column(String(128))
+    value: Mapped[float | None] = mapped_column(Float)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    conversation: Mapped[Conversation] = relationship(back_populates="findings")
+
+
+class Review(Base):
+    """One inspector's review of one conversation in one round (1: first review, 2: second review of a dispute)."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("conversation_id", "round", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    human_score: Mapped[float | None] = mapped_column(Float)  # the reviewer's adjusted score (None: machine score stands)
+    issue_type: Mapped[str | None] = mapped_column(String(64))  # corrected label, when edited
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: draft
+
+    verdicts: Mapped[list[Verdict]] = relationship(back_populates="review")
+
+
+class Verdict(Base):
+    """A reviewer's decision on one finding within a review: confirmed, rejected (false alarm) or missed."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (UniqueConstraint("review_id", "finding_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
+    verdict: Mapped[str] = mapped_column(String(12))  # one of VERDICTS
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    review: Mapped[Review] = relationship(back_populates="verdicts")
+    finding: Mapped[Finding] = relationship()
+
+
+class Dispute(Base):
+    """A disputed result (seed 003: double-reviewed, signed off by the QA supervisor) or an agent's appeal."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # one of DISPUTE_KINDS
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)  # one of DISPUTE_STATES
+    raised_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    second_reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_off_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_off_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    final_score: Mapped[float | None] = mapped_column(Float)
+    decision: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Append-only: who changed what, when, before and after. Rows are never updated or deleted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64))  # e.g. verdict.set, score.adjust, dispute.sign_off
+    entity: Mapped[str] = mapped_column(String(32))  # table name
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    pass
+
+
+@event.listens_for(AuditEntry, "before_update")
+def _no_audit_update(mapper, connection, target):  # noqa: ARG001 — SQLAlchemy's signature
+    raise AuditLogIsAppendOnly("audit_log rows are never changed")
+
+
+@event.listens_for(AuditEntry, "before_delete")
+def _no_audit_delete(mapper, connection, target):  # noqa: ARG001
+    raise AuditLogIsAppendOnly("audit_log rows are never deleted")
+
+
+class LoginAttempt(Base):
+    """Failed and successful logins, for rate limiting (per username and per client address)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_user_at", "username", "at"), Index("ix_login_attempts_ip_at", "client", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,130 @@
+"""Who may do what in the workbench — the one place that says it. Pages, the API and the review
+services all ask these functions; nothing else compares roles.
+
+Roles (db.ROLES):
+
+* **admin** (管理员): everything, including managing users.
+* **supervisor** (质检主管): every conversation; assigns, reviews, raises disputes, signs them off,
+  sees agreement and the audit log, exports labels, may reveal unmasked PII (each reveal is audited).
+* **inspector** (质检员): the queue; reviews what is assigned to them and may pick up unassigned
+  items from the pool (``pending`` ones for round 1, ``disputed`` ones for round 2 unless they did
+  round 1); sees the conversations they are assigned to, have reviewed, or that sit unassigned in
+  the pool; raises disputes on reviewed results they can see.
+* **agent** (坐席): read-only, only conversations whose ``agent_id`` is their own; appeals (申诉)
+  their own reviewed results.
+
+A user that is not ``active`` may do nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, false, or_, select, true
+
+from .db import Conversation, Review, User
+
+ACTIONS = (
+    "review",          # start / fill / submit a review (on a conversation they may review: can_review)
+    "assign",          # assign conversations to inspectors (by hand, round-robin)
+    "dispute",         # raise a dispute on a reviewed result
+    "appeal",          # an agent's appeal of their own reviewed result
+    "sign_off",        # sign off a double-reviewed dispute with the final score
+    "manage_users",    # create users, reset passwords, deactivate
+    "see_unmasked",    # reveal PII in a transcript (audited)
+    "view_queue",      # the review queue page
+    "view_agreement",  # per-rule precision and machine–human agreement
+    "export_labels",   # export verdicts as training labels
+    "view_audit",      # read the audit log
+)
+
+POLICY: dict[str, frozenset[str]] = {
+    "admin": frozenset(ACTIONS),
+    "supervisor": frozenset({"review", "assign", "dispute", "sign_off", "see_unmasked", "view_queue",
+                             "view_agreement", "export_labels", "view_audit"}),
+    "inspector": frozenset({"review", "dispute", "view_queue"}),
+    "agent": frozenset({"appeal"}),
+}
+
+# Statuses an unassigned conversation sits in the inspectors' pool with.
+POOL_STATUSES = ("pending", "disputed")
+SEES_ALL = ("admin", "supervisor")
+
+
+def _active(user: User | None) -> bool:
+    return user is not None and bool(user.active)
+
+
+def can(user: User | None, action: str) -> bool:
+    """May ``user`` do ``action`` at all (on conversations they can see)? Unknown actions are a bug."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+    return _active(user) and action in POLICY.get(user.role, frozenset())
+
+
+def _reviewer_ids(conv: Conversation) -> set[int]:
+    from sqlalchemy.orm import object_session
+
+    session = object_session(conv)
+    if session is None or conv.id is None:
+        return set()
+    return set(session.scalars(select(Review.reviewer_id).where(Review.conversation_id == conv.id)))
+
+
+def can_view_conversation(user: User | None, conv: Conversation) -> bool:
+    """May ``user`` open this conversation's page? (The same rule as :func:`visible_conversations`.)"""
+    if not _active(user):
+        return False
+    if user.role in SEES_ALL:
+        return True
+    if user.role == "agent":
+        return bool(user.agent_id) and conv.agent_id == user.agent_id
+    if user.role == "inspector":
+        if conv.assignee_id == user.id:
+            return True
+        if conv.assignee_id is None and conv.status in POOL_STATUSES:
+            return True
+        return user.id in _reviewer_ids(conv)
+    return False
+
+
+def visible_conversations(query: Any, user: User | None) -> Any:
+    """Restrict a ``select(Conversation…)`` (or a legacy Query) to what ``user`` may see."""
+    if not _active(user):
+        return query.where(false())
+    if user.role in SEES_ALL:
+        return query.where(true())
+    if user.role == "agent":
+        if not user.agent_id:
+            return query.where(false())
+        return query.where(Conversation.agent_id == user.agent_id)
+    if user.role == "inspector":
+        reviewed = exists().where(and_(Review.conversation_id == Conversation.id, Review.reviewer_id == user.id))
+        return query.where(or_(
+            Conversation.assignee_id == user.id,
+            and_(Conversation.assignee_id.is_(None), Conversation.status.in_(POOL_STATUSES)),
+            reviewed,
+        ))
+    return query.where(false())
+
+
+def can_review(user: User | None, conv: Conversation) -> bool:
+    """May ``user`` review this conversation now (round 1 or round 2)? The workflow in review.py
+    gives the reason when not; this is the yes/no a page needs to show the button."""
+    if not can(user, "review") or conv.status not in ("pending", "assigned", "disputed"):
+        return False
+    if conv.assignee_id is not None and conv.assignee_id != user.id:
+        return False
+    if conv.status == "disputed":
+        from .review import round2_refusal  # round 2 must be someone else
+
+        return round2_refusal(conv, user) is None
+    return True
+
+
+def can_dispute(user: User | None, conv: Conversation) -> bool:
+    return can(user, "dispute") and conv.status == "reviewed" and can_view_conversation(user, conv)
+
+
+def can_appeal(user: User | None, conv: Conversation) -> bool:
+    return can(user, "appeal") and conv.status == "reviewed" and can_view_conversation(user, conv)
