@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .report.cli import add_subcommands as add_report_subcommands  # light: pandas/matplotlib load only when `report` runs
     add_report_subcommands(sub)
     __import__("pipeline.models.cli", fromlist=["add_subcommands"]).add_subcommands(sub)  # train, models (issue 3)
-    __import__("pipeline.workbench.cli", fromlist=["add_subcommands"]).add_subcommands(sub)  # db, users, tokens, load, export-labels, agreement, serve (issue 5)
+    __import__("pipeline.workbench.cli", fromlist=["add_subcommands"]).add_subcommands(sub)
+    __import__("pipeline.gold.cli", fromlist=["add_subcommands"]).add_subcommands(sub)  # evaluate (issue 10)  # db, users, tokens, load, export-labels, agreement, serve (issue 5)
     return p
 
 

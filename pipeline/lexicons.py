@@ -28,7 +28,8 @@ _ENTRY_KEYS = {
     "id", "category", "severity", "phrases", "patterns", "except", "exclude", "negations",
     "guard", "source", "examples", "note", "__line__",
 }
-_LEXICON_KEYS = {"lexicon", "version", "description", "negations", "negation_window_chars", "entries", "__line__"}
+_LEXICON_KEYS = {"lexicon", "version", "description", "define", "negations", "negation_window_chars", "entries", "__line__"}
+_DEFINED = re.compile(r"\{\{([A-Z_]+)\}\}")
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -133,9 +134,36 @@ def _str_list(value: Any, where: str, key: str) -> list[str]:
     return value
 
 
-def _compile(patterns: list[str], where: str, key: str) -> list[re.Pattern]:
+def _definitions(raw: Any, path: Path) -> dict[str, str]:
+    """A lexicon's ``define`` mapping: NAME → regex fragment, used in patterns as ``{{NAME}}``
+    (one place for what a clause start, an address prefix or a run of particles is)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'define' must be a mapping NAME: regex (NAME in capitals, used as {{{{NAME}}}})")
+    out = {}
+    for name, value in strip_lines(raw).items():
+        if not re.fullmatch(r"[A-Z_]+", str(name)) or not isinstance(value, str):
+            raise ConfigError(f"{path}: define {name!r} must be NAME (capitals and _) → a regex string")
+        out[name] = value
+    for name in out:  # a definition may use the ones before it
+        out[name] = _expand(out[name], {k: v for k, v in out.items() if k != name}, f"{path}: define {name}")
+    return out
+
+
+def _expand(pattern: str, defined: dict[str, str], where: str) -> str:
+    def sub(m: re.Match) -> str:
+        if m.group(1) not in defined:
+            raise ConfigError(f"{where}: {{{{{m.group(1)}}}}} is not defined; the lexicon's 'define' has {sorted(defined)}")
+        return f"(?:{defined[m.group(1)]})"
+
+    return _DEFINED.sub(sub, pattern)
+
+
+def _compile(patterns: list[str], where: str, key: str, defined: dict[str, str] | None = None) -> list[re.Pattern]:
     compiled = []
     for p in patterns:
+        p = _expand(p, defined or {}, f"{where} {key}")
         try:
             compiled.append(re.compile(p))
         except re.error as e:
@@ -160,6 +188,7 @@ def parse_lexicon(path: Path, normalizer: Normalizer) -> Lexicon:
     if not isinstance(entries_raw, list) or not entries_raw:
         raise ConfigError(f"{path}: 'entries' must be a non-empty list")
     norm = normalizer.text
+    defined = _definitions(raw.get("define"), path)
     lex_negations = [norm(x) for x in _str_list(raw.get("negations"), str(path), "negations")]
     window = raw.get("negation_window_chars", 0)
     if not isinstance(window, int) or window < 0:
@@ -183,7 +212,7 @@ def parse_lexicon(path: Path, normalizer: Normalizer) -> Lexicon:
         phrases = [norm(p) for p in _str_list(e.get("phrases"), where, "phrases")]
         if any(_SEPARATOR in p for p in phrases):
             raise ConfigError(f"{where}: phrases may not contain control character U+001F")
-        patterns = _compile(_str_list(e.get("patterns"), where, "patterns"), where, "patterns")
+        patterns = _compile(_str_list(e.get("patterns"), where, "patterns"), where, "patterns", defined)
         if not phrases and not patterns:
             raise ConfigError(f"{where}: an entry needs 'phrases' or 'patterns'")
         if any(len(p) <= 2 for p in phrases) and not e.get("guard"):
@@ -205,7 +234,7 @@ def parse_lexicon(path: Path, normalizer: Normalizer) -> Lexicon:
                 phrases=phrases,
                 patterns=patterns,
                 except_phrases=[norm(x) for x in _str_list(e.get("except"), where, "except")],
-                exclude=_compile(_str_list(e.get("exclude"), where, "exclude"), where, "exclude"),
+                exclude=_compile(_str_list(e.get("exclude"), where, "exclude"), where, "exclude", defined),
                 negations=lex_negations + [norm(x) for x in _str_list(e.get("negations"), where, "negations")],
                 negation_window=window,
                 guard=e.get("guard"),

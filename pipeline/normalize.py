@@ -6,6 +6,12 @@ full-width → half-width, ASCII upper → lower case), then spaces, decorative 
 zero-width characters *between two Chinese characters* are removed, so ``你 明 白 吗`` and
 ``妳明白嗎`` both become ``你明白吗``. Only the removal changes offsets; ``norm_map[i]`` is the
 offset in the original text of ``norm[i]`` (None when nothing was removed).
+
+A space between two *messages* is not decoration: real chat exports join the messages of one turn
+with a space (「您好 这个不清楚的」). When the words on both sides of a space run are at least
+``message_min_chars`` long, the run becomes one ``,`` — a clause boundary the rules can see —
+instead of disappearing (decided here, before the removal would erase it). Single characters
+spaced out to dodge a filter (``你 明 白 吗``) still collapse.
 """
 
 from __future__ import annotations
@@ -73,7 +79,21 @@ def translation_table(variants_path: str | None = None) -> dict[int, str]:
     return table
 
 
-def normalize_text(text: str, table: dict[int, str]) -> tuple[str, list[int] | None]:
+#: shorter words around a space are taken as spaced-out characters, not as separate messages
+MESSAGE_MIN_CHARS = 2
+_SPACE = re.compile(r"\s")
+MESSAGE_BOUNDARY = ","
+
+
+def _is_message_gap(folded: str, start: int, end: int, min_chars: int) -> bool:
+    """A space run with a word of at least ``min_chars`` letters on each side (symbols don't count)."""
+    if not min_chars or not _SPACE.search(folded, start, end) or start < min_chars:
+        return False
+    left, right = folded[start - min_chars : start], folded[end : end + min_chars]
+    return len(right) == min_chars and (left + right).isalnum()
+
+
+def normalize_text(text: str, table: dict[int, str], message_min_chars: int = MESSAGE_MIN_CHARS) -> tuple[str, list[int] | None]:
     """Fold ``text``; return the folded text and its offset map (None when offsets are unchanged)."""
     folded = text.translate(table)
     if _REMOVABLE.search(folded) is None:
@@ -84,6 +104,9 @@ def normalize_text(text: str, table: dict[int, str]) -> tuple[str, list[int] | N
     for m in _REMOVABLE.finditer(folded):
         kept.append(folded[pos : m.start()])
         offsets.extend(range(pos, m.start()))
+        if _is_message_gap(folded, m.start(), m.end(), message_min_chars):
+            kept.append(MESSAGE_BOUNDARY)
+            offsets.append(m.start())
         pos = m.end()
     kept.append(folded[pos:])
     offsets.extend(range(pos, len(folded)))
@@ -95,15 +118,16 @@ class Normalizer:
 
     name = "normalize"
 
-    def __init__(self, variants_path: str | Path | None = None):
+    def __init__(self, variants_path: str | Path | None = None, message_min_chars: int = MESSAGE_MIN_CHARS):
         self.variants_path = str(variants_path) if variants_path else None
         self.table = translation_table(self.variants_path)
+        self.message_min_chars = message_min_chars
 
     def text(self, text: str) -> str:
-        return normalize_text(text, self.table)[0]
+        return normalize_text(text, self.table, self.message_min_chars)[0]
 
     def __call__(self, conversation: Conversation) -> Conversation:
-        table = self.table
+        table, min_chars = self.table, self.message_min_chars
         for turn in conversation.turns:
-            turn.norm, turn.norm_map = normalize_text(turn.text, table)
+            turn.norm, turn.norm_map = normalize_text(turn.text, table, min_chars)
         return conversation

@@ -16,8 +16,12 @@ PHRASE = st.sampled_from(["你明白吗", "你明白嗎", "妳明白嗎", "你�
 @st.composite
 def agent_text(draw):
     phrase = draw(PHRASE)
-    # scatter decoration inside the phrase, as people do to dodge filters
-    inner = draw(st.lists(st.sampled_from(["", "", " ", "*", "·", "\u200b"]), min_size=len(phrase), max_size=len(phrase)))
+    # scatter decoration inside the phrase, as people do to dodge filters; spaces only between single
+    # characters (你 明 白 吗): a space between two words of 2+ characters separates two messages
+    if draw(st.booleans()):
+        inner = [" "] * len(phrase)
+    else:
+        inner = draw(st.lists(st.sampled_from(["", "", "*", "·", "\u200b"]), min_size=len(phrase), max_size=len(phrase)))
     dressed = "".join(ch + sep for ch, sep in zip(phrase, inner[:-1] + [""]))
     before = "".join(draw(st.lists(NOISE, max_size=8)))
     after = "".join(draw(st.lists(NOISE, max_size=8)))

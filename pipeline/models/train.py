@@ -280,6 +280,7 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
         "test_hash": dataset_hash([(dialogues[i].key, y[i]) for i in test]),
         "label_counts_train": dict(Counter(y_train)),
         "label_counts_test": dict(Counter(y_test)),
+        "gold_test_dialogues_held_out": sum(d.split == "gold" for d in dialogues),
         "limit": opts.limit,
     }
     report = {
@@ -303,7 +304,8 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
                      "per_class_f1": {k: v["f1"] for k, v in held_out["per_class"].items()}},
         "baselines": {k: {"macro_f1": v["macro_f1"], "accuracy": v["accuracy"]} for k, v in baselines.items()},
         "training_data": {"files": data_info["files"], "train_hash": data["train_hash"], "test_hash": data["test_hash"],
-                          "taxonomy_sha256": taxonomy.sha256, "dialogues_train": len(train), "dialogues_test": len(test), "limit": opts.limit},
+                          "taxonomy_sha256": taxonomy.sha256, "dialogues_train": len(train), "dialogues_test": len(test),
+                          "gold_test_dialogues_held_out": data["gold_test_dialogues_held_out"], "limit": opts.limit},
         "tokenizer": prep.description,
     }
     params = {**{k: v for k, v in opts.params().items() if k not in ("review_weight", "stc3_weight", "min_review_accuracy")},
@@ -537,6 +539,7 @@ def train_sentiment(opts: TrainOptions | None = None, config: dict | None = None
         "counts": {"jddc_train": len(j_tr), "jddc_test": len(j_te), "reviews_train": len(r_tr), "reviews_test": len(r_te),
                    "stc3_train": len(s_tr), "stc3_test": len(s_te)},
         "label_counts_jddc_test": dict(Counter(e.label for e in j_te)),
+        "gold_test_dialogues_held_out": sum(d.split == "gold" for d in jddc),
         "limit": opts.limit,
     }
     report = {
@@ -566,7 +569,8 @@ def train_sentiment(opts: TrainOptions | None = None, config: dict | None = None
                      "per_class_f1": {k_: v["f1"] for k_, v in held_out["per_class"].items()}},
         "baselines": {k_: {"macro_f1": v["macro_f1"], "accuracy": v["accuracy"]} for k_, v in baselines.items()},
         "training_data": {"files": data["files"], "train_hash": data["train_hash"], "test_hash": data["test_hash"],
-                          "counts": data["counts"], "limit": opts.limit},
+                          "counts": data["counts"], "gold_test_dialogues_held_out": data["gold_test_dialogues_held_out"],
+                          "limit": opts.limit},
         "tokenizer": prep.description,
     }
     params = {**{k_: v for k_, v in opts.params().items() if k_ not in ("turn_weight", "roles", "taxonomy")},

@@ -8,6 +8,7 @@ Every turn is scanned once for all the lexicons the rules need for its role.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,26 +80,56 @@ class Rule:
 
 
 class RuleContext:
-    """What the rule kinds see of one conversation: its turns, hits per turn, the configuration."""
+    """What the rule kinds see of one conversation: its turns, hits per turn, the configuration.
 
-    def __init__(self, conversation: Conversation, hits: list[list[Hit]], config: dict):
+    Turns without content — only stickers (``#E-s[数字x]``), emoji, placeholders, punctuation; what
+    ``non_content`` in rules.yaml describes — are not turns for positions and windows: a sticker
+    after the closing does not push the closing out of "the agent's last turns"."""
+
+    def __init__(self, conversation: Conversation, hits: list[list[Hit]], config: dict, non_content: re.Pattern | None = None):
         self.conversation = conversation
         self.hits = hits
         self.config = config
         self.fired: dict[str, list[Finding]] = {}
         self._by_lexicon: list[dict[str, list[Hit]] | None] = [None] * len(hits)
         self._of_role: dict[str, list[int]] = {}
+        self._non_content = non_content
+
+    def has_content(self, turn: int) -> bool:
+        norm = self.conversation.turns[turn].norm
+        if self._non_content is not None:
+            norm = self._non_content.sub("", norm)
+        return any(ch.isalnum() for ch in norm)
 
     def turns_of(self, role: str, position: dict | None = None) -> list[int]:
+        """The role's turns with content, in order; ``position`` narrows them to the first / last N,
+        or to the final exchange (after the other side's last turn that is not a mere
+        acknowledgement such as 好的 / 谢谢 / 没有了)."""
         idx = self._of_role.get(role)
         if idx is None:
-            idx = self._of_role[role] = [t.index for t in self.conversation.turns if role == "any" or t.role == role]
+            idx = self._of_role[role] = [
+                t.index for t in self.conversation.turns if (role == "any" or t.role == role) and self.has_content(t.index)
+            ]
         if position:
+            if "final_exchange" in position:
+                spec = position["final_exchange"]
+                substantive = [t for t in self.turns_of(spec["after"]) if not self.lexicon_hits(t, spec["except"])]
+                idx = [t for t in idx if t > substantive[-1]] if substantive else idx
             if "first" in position:
                 idx = idx[: position["first"]]
             if "last" in position:
                 idx = idx[-position["last"] :] if position["last"] else []
         return idx
+
+    def starts_with(self, spec: dict[str, str]) -> bool:
+        """Whether the first turn with content of any role named in ``spec`` holds a hit of the
+        lexicon named for it (e.g. the customer's first words are 好的 / 谢谢, or the agent's first
+        words are a closing: the transcript starts mid-session)."""
+        for role, lexicon in spec.items():
+            turns = self.turns_of(role)
+            if turns and self.lexicon_hits(turns[0], lexicon):
+                return True
+        return False
 
     def lexicon_hits(self, turn: int, lexicon: str) -> list[Hit]:
         grouped = self._by_lexicon[turn]
@@ -134,12 +165,14 @@ class RuleSet:
 
     name = "rules"
 
-    def __init__(self, rules: list[Rule], lexicons: LexiconSet, config: dict, path: Path | None = None, sha256: str = ""):
+    def __init__(self, rules: list[Rule], lexicons: LexiconSet, config: dict, path: Path | None = None, sha256: str = "",
+                 non_content: re.Pattern | None = None):
         self.rules = rules
         self.lexicons = lexicons
         self.config = config
         self.path = path
         self.sha256 = sha256
+        self.non_content = non_content
         # which lexicons to look for on a turn of each role
         needed: dict[str, set[str]] = {r: set() for r in ROLES}
         for rule in rules:
@@ -156,6 +189,7 @@ class RuleSet:
         raw = load_yaml_with_lines(path, "rules")
         if not isinstance(raw, dict) or not isinstance(raw.get("rules"), list):
             raise ConfigError(f"{path}: expected a mapping with a 'rules' list")
+        non_content = _non_content(raw.get("non_content"), path)
         rules: list[Rule] = []
         seen: set[str] = set()
         for i, r in enumerate(raw["rules"]):
@@ -183,7 +217,7 @@ class RuleSet:
             seen.add(r["id"])
             if r.get("enabled", True):
                 rules.append(Rule(r["id"], r["kind"], r["category"], r["severity"], r["message"], r["source"], params, line))
-        return cls(rules, lexicons, config, path, hashlib.sha256(path.read_bytes()).hexdigest())
+        return cls(rules, lexicons, config, path, hashlib.sha256(path.read_bytes()).hexdigest(), non_content)
 
     def __call__(self, conversation: Conversation) -> Conversation:
         turns = conversation.turns
@@ -195,7 +229,7 @@ class RuleSet:
         for role, idx in by_role.items():  # one automaton pass per role
             for i, found in zip(idx, self.lexicons.match_texts([turns[i].norm for i in idx], self.needed[role])):
                 hits[i] = found
-        ctx = RuleContext(conversation, hits, self.config)
+        ctx = RuleContext(conversation, hits, self.config, self.non_content)
         for rule in self.rules:
             found = KINDS[rule.kind](rule, ctx)
             ctx.fired[rule.id] = found
@@ -203,10 +237,28 @@ class RuleSet:
         return conversation
 
 
+def _non_content(patterns: Any, path: Path) -> re.Pattern | None:
+    """``non_content:`` of rules.yaml — regexes (on normalized text) of what is not content."""
+    if patterns is None:
+        return None
+    patterns = strip_lines(patterns)
+    if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+        raise ConfigError(f"{path}: non_content must be a list of regexes (stickers, emoji, placeholders)")
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns))
+    except re.error as e:
+        raise ConfigError(f"{path}: non_content: bad regex: {e}") from None
+
+
 def _lexicon_uses(rule: Rule):
     p = rule.params
     if "lexicon" in p:
         yield p.get("role", "any"), p["lexicon"]
+    final = (p.get("position") or {}).get("final_exchange")
+    if isinstance(final, dict):
+        yield final["after"], final["except"]
+    for role, lexicon in (p.get("skip_when_first") or {}).items():
+        yield role, lexicon
     if "return_lexicon" in p:
         yield p.get("role", "any"), p["return_lexicon"]
     after = p.get("after")
@@ -223,12 +275,21 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
         raise ConfigError(f"{where}: role {role!r} must be one of {ROLES} or 'any'")
     pos = params.get("position")
     if pos is not None:
-        if not isinstance(pos, dict) or not set(pos) <= {"first", "last"} or not pos:
-            raise ConfigError(f"{where}: position must be {{first: N}} or {{last: N}}")
+        if not isinstance(pos, dict) or not set(pos) <= {"first", "last", "final_exchange"} or not pos:
+            raise ConfigError(f"{where}: position must be {{first: N}}, {{last: N}} or {{final_exchange: {{after: ROLE, except: LEXICON}}}}")
         for k, v in pos.items():
+            if k == "final_exchange":
+                if not isinstance(v, dict) or set(v) != {"after", "except"} or v["after"] not in ROLES or v["except"] not in lexicons.lexicons:
+                    raise ConfigError(f"{where}: position.final_exchange must be {{after: ROLE, except: LEXICON}} "
+                                      f"(the other side's turns that are mere acknowledgements); lexicons: {sorted(lexicons.lexicons)}")
+                continue
             pos[k] = config_value(config, v, where)
             if not isinstance(pos[k], int) or pos[k] < 0:
                 raise ConfigError(f"{where}: position.{k} must be a non-negative integer")
+    skip = params.get("skip_when_first")
+    if skip is not None:
+        if not isinstance(skip, dict) or not skip or any(r not in ROLES or lx not in lexicons.lexicons for r, lx in skip.items()):
+            raise ConfigError(f"{where}: skip_when_first must map a role to a lexicon, e.g. {{customer: customer_acknowledgements, agent: closings}}")
     after = params.get("after")
     if after is not None:
         if not isinstance(after, dict) or not ({"lexicon", "rule", "model"} & set(after)):

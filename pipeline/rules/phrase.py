@@ -10,7 +10,7 @@ from . import Rule, RuleContext, register
 from ..lexicons import Entry, Hit
 from ..schema import Finding
 
-_SCOPE = {"lexicon", "role", "position", "after", "category_from_entry"}
+_SCOPE = {"lexicon", "role", "position", "after", "category_from_entry", "skip_when_first", "once_per_turn"}
 
 
 def _anchors(rule: Rule, ctx: RuleContext):
@@ -59,12 +59,16 @@ def phrase(rule: Rule, ctx: RuleContext) -> list[Finding]:
         turns = sorted({t for a, _ in _anchors(rule, ctx) for t in _window(rule, ctx, a)})
     else:
         turns = ctx.turns_of(rule.params.get("role", "any"), rule.params.get("position"))
+    if rule.params.get("once_per_turn"):  # one finding per turn, on its first hit
+        return [rule.finding(ctx, t, hits[0]) for t in turns if (hits := ctx.lexicon_hits(t, lexicon))]
     return [rule.finding(ctx, t, h) for t in turns for h in ctx.lexicon_hits(t, lexicon)]
 
 
 @register("absent", _SCOPE)
 def absent(rule: Rule, ctx: RuleContext) -> list[Finding]:
     lexicon = rule.params["lexicon"]
+    if "skip_when_first" in rule.params and ctx.starts_with(rule.params["skip_when_first"]):
+        return []  # the transcript starts mid-session: an opening can't be judged
     if "after" not in rule.params:
         turns = ctx.turns_of(rule.params.get("role", "any"), rule.params.get("position"))
         if not turns or any(ctx.lexicon_hits(t, lexicon) for t in turns):

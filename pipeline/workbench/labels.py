@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any, Iterator
 
 import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..stats import wilson_interval  # noqa: F401 — re-exported: labels.wilson_interval
 from .db import Conversation, Dispute, Finding, Review, Run, User, Verdict
 
 COUNTED_STATUSES = ("reviewed", "signed_off")
@@ -209,17 +209,6 @@ def _first_topics() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- agreement
-
-
-def wilson_interval(k: int, n: int, coverage: float) -> tuple[float | None, float | None]:
-    """Wilson score interval of a proportion k/n (sound for small n and for 0 % / 100 %)."""
-    if n == 0:
-        return None, None
-    z = NormalDist().inv_cdf(0.5 + coverage / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def rule_precision(session: Session, config: dict | None = None):
