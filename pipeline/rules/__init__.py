@@ -125,9 +125,9 @@ class RuleContext:
         """Whether the first turn with content of any role named in ``spec`` holds a hit of the
         lexicon named for it (e.g. the customer's first words are 好的 / 谢谢, or the agent's first
         words are a closing: the transcript starts mid-session)."""
-        for role, lexicon in spec.items():
+        for role, lexicons in spec.items():
             turns = self.turns_of(role)
-            if turns and self.lexicon_hits(turns[0], lexicon):
+            if turns and any(self.lexicon_hits(turns[0], lx) for lx in _names(lexicons)):
                 return True
         return False
 
@@ -257,13 +257,18 @@ def _lexicon_uses(rule: Rule):
     final = (p.get("position") or {}).get("final_exchange")
     if isinstance(final, dict):
         yield final["after"], final["except"]
-    for role, lexicon in (p.get("skip_when_first") or {}).items():
-        yield role, lexicon
+    for role, lexicons in (p.get("skip_when_first") or {}).items():
+        for lexicon in _names(lexicons):
+            yield role, lexicon
     if "return_lexicon" in p:
         yield p.get("role", "any"), p["return_lexicon"]
     after = p.get("after")
     if isinstance(after, dict) and "lexicon" in after:
         yield after.get("role", "any"), after["lexicon"]
+
+
+def _names(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dict, earlier: set[str]) -> None:
@@ -279,8 +284,9 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
             raise ConfigError(f"{where}: position must be {{first: N}}, {{last: N}} or {{final_exchange: {{after: ROLE, except: LEXICON}}}}")
         for k, v in pos.items():
             if k == "final_exchange":
-                if not isinstance(v, dict) or set(v) != {"after", "except"} or v["after"] not in ROLES or v["except"] not in lexicons.lexicons:
-                    raise ConfigError(f"{where}: position.final_exchange must be {{after: ROLE, except: LEXICON}} "
+                if (not isinstance(v, dict) or not {"after", "except"} <= set(v) <= {"after", "except", "unanswered"}
+                        or v["after"] not in ROLES or v["except"] not in lexicons.lexicons or v.get("unanswered", "skip") not in ("skip", "missing")):
+                    raise ConfigError(f"{where}: position.final_exchange must be {{after: ROLE, except: LEXICON, unanswered: skip|missing}} "
                                       f"(the other side's turns that are mere acknowledgements); lexicons: {sorted(lexicons.lexicons)}")
                 continue
             pos[k] = config_value(config, v, where)
@@ -288,8 +294,11 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
                 raise ConfigError(f"{where}: position.{k} must be a non-negative integer")
     skip = params.get("skip_when_first")
     if skip is not None:
-        if not isinstance(skip, dict) or not skip or any(r not in ROLES or lx not in lexicons.lexicons for r, lx in skip.items()):
-            raise ConfigError(f"{where}: skip_when_first must map a role to a lexicon, e.g. {{customer: customer_acknowledgements, agent: closings}}")
+        if not isinstance(skip, dict) or not skip or any(
+            r not in ROLES or not isinstance(lx, (str, list)) or any(n not in lexicons.lexicons for n in _names(lx)) for r, lx in skip.items()
+        ):
+            raise ConfigError(f"{where}: skip_when_first must map a role to a lexicon or a list of lexicons, "
+                              f"e.g. {{customer: acknowledgements, agent: [acknowledgements, closings]}}; lexicons: {sorted(lexicons.lexicons)}")
     after = params.get("after")
     if after is not None:
         if not isinstance(after, dict) or not ({"lexicon", "rule", "model"} & set(after)):

@@ -70,9 +70,17 @@ def absent(rule: Rule, ctx: RuleContext) -> list[Finding]:
     if "skip_when_first" in rule.params and ctx.starts_with(rule.params["skip_when_first"]):
         return []  # the transcript starts mid-session: an opening can't be judged
     if "after" not in rule.params:
-        turns = ctx.turns_of(rule.params.get("role", "any"), rule.params.get("position"))
-        if not turns or any(ctx.lexicon_hits(t, lexicon) for t in turns):
-            return []  # nothing to judge, or the phrase is there
+        role, position = rule.params.get("role", "any"), rule.params.get("position")
+        turns = ctx.turns_of(role, position)
+        if not turns:
+            final = (position or {}).get("final_exchange") or {}
+            spoke = ctx.turns_of(role)
+            if final.get("unanswered") == "missing" and spoke:
+                # the other side's last words got no reply at all: nothing closed the conversation
+                return [rule.finding(ctx, spoke[-1])]
+            return []  # nothing to judge
+        if any(ctx.lexicon_hits(t, lexicon) for t in turns):
+            return []  # the phrase is there
         return [rule.finding(ctx, turns[0])]
     found: list[Finding] = []
     judged: set[int] = set()
