@@ -121,6 +121,23 @@ class RuleContext:
                 idx = idx[-position["last"] :] if position["last"] else []
         return idx
 
+    def replies_of(self, role: str) -> list[list[int]]:
+        """The role's turns with content grouped into replies: a reply ends where a turn with
+        content of another side comes."""
+        replies: list[list[int]] = []
+        current: list[int] = []
+        for t in self.conversation.turns:
+            if not self.has_content(t.index):
+                continue
+            if t.role == role:
+                current.append(t.index)
+            elif current:
+                replies.append(current)
+                current = []
+        if current:
+            replies.append(current)
+        return replies
+
     def starts_with(self, spec: dict[str, str]) -> bool:
         """Whether the first turn with content of any role named in ``spec`` holds a hit of the
         lexicon named for it (e.g. the customer's first words are 好的 / 谢谢, or the agent's first
@@ -317,6 +334,8 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
             raise ConfigError(f"{where}: after.lexicon {after['lexicon']!r} not found")
         if "rule" in after and after["rule"] not in earlier:
             raise ConfigError(f"{where}: after.rule {after['rule']!r} must be a rule defined above this one")
+        if after.get("unit", "turn") not in ("turn", "reply"):
+            raise ConfigError(f"{where}: after.unit must be 'turn' or 'reply' (a run of one side's turns), got {after.get('unit')!r}")
         after["within_turns"] = config_value(config, after.get("within_turns", 1), where)
         after["lookback_turns"] = config_value(config, after.get("lookback_turns", 0), where)
         for key in ("within_turns", "lookback_turns"):

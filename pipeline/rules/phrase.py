@@ -2,7 +2,11 @@
 the scope holds no hit — optionally once per anchor, for "the agent's next N turns").
 
 With an anchor, ``after.lookback_turns`` also counts the role's last N turns *before* the anchor:
-a customer repeating a complaint the agent has just apologised for needs no second apology."""
+a customer repeating a complaint the agent has just apologised for needs no second apology.
+
+``after.unit: reply`` counts *replies* instead of turns: the messages one side sends in a row, before
+the other side speaks again, are one reply (chat exports often keep each message as its own turn,
+and a person reading the chat judges "the agent's next two replies", not the next two messages)."""
 
 from __future__ import annotations
 
@@ -46,10 +50,25 @@ def _model_turns(ctx: RuleContext, after: dict) -> dict[int, Hit]:
     return out
 
 
-def _window(rule: Rule, ctx: RuleContext, anchor_turn: int) -> list[int]:
+def _units(rule: Rule, ctx: RuleContext) -> list[list[int]]:
+    """The role's turns as units of judgement: one turn each, or one reply (a run of the role's
+    turns with no other side's turn with content in between)."""
     role = rule.params.get("role", "any")
+    if rule.params["after"].get("unit", "turn") == "turn":
+        return [[t] for t in ctx.turns_of(role)]
+    return ctx.replies_of(role)
+
+
+def _window(rule: Rule, ctx: RuleContext, anchor_turn: int) -> list[int]:
     n = rule.params["after"]["within_turns"]
-    return [t for t in ctx.turns_of(role) if t > anchor_turn][:n]
+    return [t for unit in [u for u in _units(rule, ctx) if u[0] > anchor_turn][:n] for t in unit]
+
+
+def _lookback(rule: Rule, ctx: RuleContext, anchor_turn: int) -> list[int]:
+    n = rule.params["after"].get("lookback_turns", 0)
+    if not n:
+        return []
+    return [t for unit in [u for u in _units(rule, ctx) if u[-1] < anchor_turn][-n:] for t in unit]
 
 
 @register("phrase", _SCOPE)
@@ -89,8 +108,7 @@ def absent(rule: Rule, ctx: RuleContext) -> list[Finding]:
         if not window or judged.issuperset(window):
             continue  # no reply to judge, or these replies were judged for an earlier anchor
         judged.update(window)
-        lookback = rule.params["after"].get("lookback_turns", 0)
-        earlier = [t for t in ctx.turns_of(rule.params.get("role", "any")) if t < anchor_turn][-lookback:] if lookback else []
+        earlier = _lookback(rule, ctx, anchor_turn)
         if not any(ctx.lexicon_hits(t, lexicon) for t in (*earlier, *window)):
             found.append(rule.finding(ctx, anchor_turn, anchor_hit, window=len(window)))
     return found
