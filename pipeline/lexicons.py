@@ -26,7 +26,7 @@ _SEPARATOR = "\x1f"  # joins turns for one automaton pass; phrases may not conta
 _CLAUSE_PUNCT = frozenset(",.!?;:。,!?;:\n")
 _ENTRY_KEYS = {
     "id", "category", "severity", "phrases", "patterns", "except", "exclude", "negations",
-    "guard", "source", "examples", "note", "__line__",
+    "guard", "source", "examples", "note", "bare", "__line__",
 }
 _LEXICON_KEYS = {"lexicon", "version", "description", "define", "negations", "negation_window_chars", "entries", "__line__"}
 _DEFINED = re.compile(r"\{\{([A-Z_]+)\}\}")
@@ -83,6 +83,7 @@ class Entry:
     negations: list[str] = field(default_factory=list)  # normalized
     negation_window: int = 0
     guard: str | None = None
+    bare: bool = False  # counts only when it is all the speaker said in that reply (rules: bare_reply_except)
     examples: dict[str, list[str]] = field(default_factory=dict)
     line: int | None = None
     guarded: bool = False  # has except / exclude / negations: hits need the suppression check
@@ -131,6 +132,14 @@ def _str_list(value: Any, where: str, key: str) -> list[str]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError(f"{where}: '{key}' must be a list of non-empty strings")
+    return value
+
+
+def _flag(value: Any, where: str, key: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: '{key}' must be true or false")
     return value
 
 
@@ -238,6 +247,7 @@ def parse_lexicon(path: Path, normalizer: Normalizer) -> Lexicon:
                 negations=lex_negations + [norm(x) for x in _str_list(e.get("negations"), where, "negations")],
                 negation_window=window,
                 guard=e.get("guard"),
+                bare=_flag(e.get("bare"), where, "bare"),
                 examples={
                     "hit": _str_list(examples.get("hit"), where, "examples.hit"),
                     "miss": _str_list(examples.get("miss"), where, "examples.miss"),

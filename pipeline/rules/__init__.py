@@ -277,6 +277,8 @@ def _lexicon_uses(rule: Rule):
     for role, lexicons in (p.get("skip_when_first") or {}).items():
         for lexicon in _names(lexicons):
             yield role, lexicon
+    for lexicon in p.get("bare_reply_except") or []:
+        yield p.get("role", "any"), lexicon
     if "return_lexicon" in p:
         yield p.get("role", "any"), p["return_lexicon"]
     after = p.get("after")
@@ -309,6 +311,10 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
             pos[k] = config_value(config, v, where)
             if not isinstance(pos[k], int) or pos[k] < 0:
                 raise ConfigError(f"{where}: position.{k} must be a non-negative integer")
+    bare = params.get("bare_reply_except")
+    if bare is not None and (not isinstance(bare, list) or any(lx not in lexicons.lexicons for lx in bare)):
+        raise ConfigError(f"{where}: bare_reply_except must be a list of lexicons (turns that don't count against a bare "
+                          f"refusal in the same reply, e.g. [closings, acknowledgements]); lexicons: {sorted(lexicons.lexicons)}")
     skip = params.get("skip_when_first")
     if skip is not None:
         if not isinstance(skip, dict) or not skip or any(

@@ -14,7 +14,7 @@ from . import Rule, RuleContext, register
 from ..lexicons import Entry, Hit
 from ..schema import Finding
 
-_SCOPE = {"lexicon", "role", "position", "after", "category_from_entry", "skip_when_first", "once_per_turn"}
+_SCOPE = {"lexicon", "role", "position", "after", "category_from_entry", "skip_when_first", "once_per_turn", "bare_reply_except"}
 
 
 def _anchors(rule: Rule, ctx: RuleContext):
@@ -78,9 +78,32 @@ def phrase(rule: Rule, ctx: RuleContext) -> list[Finding]:
         turns = sorted({t for a, _ in _anchors(rule, ctx) for t in _window(rule, ctx, a)})
     else:
         turns = ctx.turns_of(rule.params.get("role", "any"), rule.params.get("position"))
-    if rule.params.get("once_per_turn"):  # one finding per turn, on its first hit
-        return [rule.finding(ctx, t, hits[0]) for t in turns if (hits := ctx.lexicon_hits(t, lexicon))]
-    return [rule.finding(ctx, t, h) for t in turns for h in ctx.lexicon_hits(t, lexicon)]
+    found = []
+    for t in turns:
+        hits = [h for h in ctx.lexicon_hits(t, lexicon) if not h.entry.bare or _bare_in_reply(rule, ctx, t)]
+        if rule.params.get("once_per_turn"):  # one finding per turn, on its first hit
+            hits = hits[:1]
+        found.extend(rule.finding(ctx, t, h) for h in hits)
+    return found
+
+
+def _bare_in_reply(rule: Rule, ctx: RuleContext, turn: int) -> bool:
+    """Whether the reply holding ``turn`` says nothing else: each of its other turns is bare too
+    (a hit of a ``bare`` entry of the rule's lexicon) or holds a hit of a ``bare_reply_except``
+    lexicon (a closing, an acknowledgement). A 没办法 with a reason or an alternative in the same
+    reply is not a bare refusal (GOLD_RUBRIC)."""
+    role = rule.params.get("role", "any")
+    reply = next((r for r in ctx.replies_of(role) if turn in r), [turn])
+    allowed = rule.params.get("bare_reply_except") or []
+    for other in reply:
+        if other == turn:
+            continue
+        if any(h.entry.bare for h in ctx.lexicon_hits(other, rule.params["lexicon"])):
+            continue
+        if any(ctx.lexicon_hits(other, lx) for lx in allowed):
+            continue
+        return False
+    return True
 
 
 @register("absent", _SCOPE)
