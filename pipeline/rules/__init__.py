@@ -354,7 +354,7 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
         known = ("phone", "id_card", "bank_card", "email", "address")
         if not isinstance(labels, list) or not set(labels) <= set(known):
             raise ConfigError(f"{where}: labels must be a list drawn from {known}")
-    for key in ("all", "none"):
+    for key in ("all", "any", "none"):
         for rid in params.get(key, []) or []:
             if rid not in earlier:
                 raise ConfigError(f"{where}: {key}: rule {rid!r} must be defined above this one")

@@ -1,5 +1,6 @@
-"""Rule kind ``combine``: "rule A and not rule B" — fires when every rule in ``all`` fired and
-no rule in ``none`` did. The finding points at the first finding of the first ``all`` rule."""
+"""Rule kind ``combine``: "rule A and not rule B" — fires when every rule in ``all`` fired, at
+least one rule in ``any`` did (when ``any`` is given) and no rule in ``none`` did. The finding
+points at the first finding of the first ``all`` rule."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from . import Rule, RuleContext, register
 from ..schema import Finding
 
 
-@register("combine", {"all", "none"})
+@register("combine", {"all", "any", "none"})
 def combine(rule: Rule, ctx: RuleContext) -> list[Finding]:
     required = rule.params.get("all") or []
     if not required or not all(ctx.fired.get(r) for r in required):
+        return []
+    either = rule.params.get("any") or []
+    if either and not any(ctx.fired.get(r) for r in either):
         return []
     if any(ctx.fired.get(r) for r in rule.params.get("none") or []):
         return []
