@@ -5,6 +5,12 @@ item), ``score.low``, ``complaint.risk``, ``rating.bad``, ``customer.end_negativ
 ``model.low_confidence`` (when the models stage ran), and ``calibration.sample`` — a random share
 of the *other* conversations, so the machine's clean verdicts get checked too. The sample is a
 hash of (seed, conversation id): the same on every run, worker and machine.
+
+``customer.end_negative`` judges the customer's last words only when they are more than an
+acknowledgement: a customer answering 「还有其他可以帮您的吗」 with 「没有了」 has not ended negative,
+whatever a sentiment model makes of 没有 (issue 10: 92 of 117 such flags on real chats).
+``model.low_confidence`` looks only at the models named in ``review.model_confidence_below``, each
+with its own calibrated threshold (docs/ACCURACY.md).
 """
 
 from __future__ import annotations
@@ -25,10 +31,15 @@ def in_calibration_sample(conversation_id: str, seed: int, rate: float) -> bool:
 class ReviewFlags:
     name = "flag"
 
-    def __init__(self, config: dict):
+    def __init__(self, config: dict, lexicons=None):
         c = config["review"]
         self.low_score_below = c["low_score_below"]
-        self.model_confidence_below = c["model_confidence_below"]
+        self.model_confidence_below = {m: v for m, v in (c["model_confidence_below"] or {}).items() if v > 0}
+        skip = c.get("end_negative_skip_lexicon")
+        self._acknowledgement = None
+        if skip and lexicons is not None and skip in lexicons.lexicons:
+            only = frozenset([skip])
+            self._acknowledgement = lambda turn: bool(lexicons.match(turn.norm or lexicons.normalizer.text(turn.text), only))
         self.end_negative_min_confidence = c["end_negative_min_confidence"]
         self.bad_rating_at_most = c["bad_rating_at_most"]
         self.rate = c["calibration_rate"]
@@ -47,13 +58,13 @@ class ReviewFlags:
         if isinstance(score, (int, float)) and not isinstance(score, bool) and score <= self.bad_rating_at_most:
             reasons.append("rating.bad")
         preds = conversation.predictions
-        sentiment = preds.get("sentiment")
         last = next((t for t in reversed(preds.get("turn_sentiment") or []) if t.get("label")), None)
-        if last and last["label"] == "negative" and last["confidence"] >= self.end_negative_min_confidence:
-            # a confident negative only: a closing 没有了 rated mildly negative is no reason to review
+        if (last and last["label"] == "negative" and last["confidence"] >= self.end_negative_min_confidence
+                and not (self._acknowledgement and self._acknowledgement(conversation.turns[last["turn"]]))):
+            # a confident negative on words that say something: 没有了 / 好的 / 嗯 at the end are no reason to review
             reasons.append("customer.end_negative")
-        confidences = [p.get("confidence") for p in (preds.get("issue_type"), sentiment) if p]
-        if any(c is not None and c < self.model_confidence_below for c in confidences):
+        if any((p := preds.get(model)) and p.get("confidence") is not None and p["confidence"] < below
+               for model, below in self.model_confidence_below.items()):
             reasons.append("model.low_confidence")
         if not reasons and in_calibration_sample(conversation.id, self.seed, self.rate):
             reasons.append("calibration.sample")

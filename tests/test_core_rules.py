@@ -115,12 +115,18 @@ def test_privacy_disclosure_and_its_evidence_is_masked(config, text, fires):
         assert m.evidence != r.evidence and len(m.evidence) == len(r.evidence) and "*" in m.evidence
 
 
-@pytest.mark.parametrize("label, confidence, flagged", [("negative", 0.9, True), ("negative", 0.4, False), ("neutral", 0.9, False)])
-def test_customer_end_negative_needs_a_confident_last_turn(config, label, confidence, flagged):
+@pytest.mark.parametrize("last, label, confidence, flagged", [
+    ("还是不行啊", "negative", 0.9, True),
+    ("还是不行啊", "negative", 0.4, False),
+    ("还是不行啊", "neutral", 0.9, False),
+    ("没有了", "negative", 0.9, False),  # answering 还有其他可以帮您的吗: an acknowledgement, not a negative end
+    ("好的 #E-s[数字x]", "negative", 0.95, False),
+])
+def test_customer_end_negative_needs_a_confident_last_turn_that_says_something(inspector, config, last, label, confidence, flagged):
     from pipeline.review_flags import ReviewFlags
 
-    c = make_conversation([("customer", "在吗", 0), OPEN, ("customer", "好吧", 20), CLOSE])
+    c = make_conversation([("customer", "在吗", 0), OPEN, ("customer", last, 20), CLOSE])
     c.predictions = {"turn_sentiment": [{"turn": 0, "label": "neutral", "confidence": 0.9}, {"turn": 2, "label": label, "confidence": confidence}],
                      "sentiment": {"label": label, "confidence": confidence, "customer_end": label}}
     scored = {"score": 100, "detail": {"fatal": []}}
-    assert ("customer.end_negative" in ReviewFlags(config)(c, scored)["reasons"]) is flagged
+    assert ("customer.end_negative" in ReviewFlags(config, inspector.lexicons)(c, scored)["reasons"]) is flagged
