@@ -106,7 +106,23 @@ def test_issue_dialogues_split_by_dialogue_and_drop_the_csds_jddc_overlap():
     dialogues, info = issue_type_dialogues(DataPaths(SHARED_DATA), Taxonomy.load())
     assert info["csds_dialogues"] == 777 and info["jddc_dropped_overlap_with_csds"] >= 2
     assert len({d.key for d in dialogues}) == len(dialogues)
-    assert {d.split for d in dialogues} == {"train", "test"}
+    assert {d.split for d in dialogues} == {"train", "test", "gold"}
+
+
+@needs_data
+def test_the_gold_test_chats_are_held_out_from_training():
+    """Every dialogue of data/gold/test.jsonl is in the ``gold`` split (never trained on, never in the
+    models' own test figures); the gold dev chats are not."""
+    import json
+
+    from pipeline.models.datasets import GOLD_DIR, DataPaths, Taxonomy, issue_type_dialogues
+
+    keys = {s: {json.loads(l)["source"]["content_key"] for l in (GOLD_DIR / f"{s}.jsonl").open(encoding="utf-8")} for s in ("dev", "test")}
+    dialogues, _ = issue_type_dialogues(DataPaths(SHARED_DATA), Taxonomy.load())
+    by_key = {d.key: d.split for d in dialogues}
+    held = {k for k in keys["test"] if k in by_key}
+    assert len(held) >= 200 and all(by_key[k] == "gold" for k in held)
+    assert not any(by_key.get(k) == "gold" for k in keys["dev"])
 
 
 # --------------------------------------------------------------------------- training + store

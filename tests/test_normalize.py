@@ -62,3 +62,17 @@ def test_offsets_are_monotonic_and_in_range(normalizer, chunks):
     # between two messages became
     assert all(text[o].translate(normalizer.table) == c or (c == MESSAGE_BOUNDARY and text[o].isspace())
                for o, c in zip(offsets, norm))
+
+
+@pytest.mark.parametrize("text, norm", [
+    ("您好 这个不清楚的", "您好,这个不清楚的"),  # two messages of one turn: the space is a clause boundary
+    ("好的  谢谢", "好的,谢谢"),
+    ("你 明 白 吗", "你明白吗"),  # spaced-out characters still collapse
+    ("你明白 吗", "你明白吗"),
+    ("嗯 是的", "嗯是的"),  # a one-character word is not a message of its own
+])
+def test_a_space_between_two_messages_becomes_a_clause_boundary(normalizer, text, norm):
+    got, offsets = normalize_text(text, normalizer.table)
+    assert got == norm
+    if "," in got and "," not in text:
+        assert text[offsets[got.index(",")]].isspace()  # evidence maps back onto the space

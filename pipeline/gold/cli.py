@@ -62,10 +62,13 @@ def add_subcommands(sub) -> None:
 
 def cmd_gold_sample(args) -> int:
     from ..models.datasets import DataPaths
-    from .labels import write_jsonl
+    from .labels import read_jsonl, write_jsonl
     from .sample import build_pool, gold_record, reading_view, select
 
     pool = build_pool(DataPaths(data_dir=args.data_dir) if args.data_dir else DataPaths())
+    if args.exclude:  # a later round: never draw a chat the gold set already holds
+        taken = {r["id"] for f in sorted(Path(args.exclude).glob("*.jsonl")) for r in read_jsonl(f)}
+        pool = [p for p in pool if p.id not in taken]
     chosen = select(pool, args.n_random, args.n_enriched, args.seed)
     records = sorted((gold_record(p, s) for p, s in chosen), key=lambda r: r["id"])
     write_jsonl(args.out, records)
@@ -82,9 +85,9 @@ def cmd_gold_sample(args) -> int:
 
 
 def cmd_gold_merge(args) -> int:
-    from .labels import merge_annotations, read_jsonl
+    from .labels import merge_annotations
 
-    conversations = read_jsonl(args.conversations)
+    conversations = _read_all(args.conversations)
     report = merge_annotations(conversations, _read_all(args.a), _read_all(args.b), _read_all(args.adjudication or []), Path(args.out))
     print(format_agreement(report["agreement"]))
     print(f"zhijian: {report['counts']} → {args.out}", file=sys.stderr)
@@ -125,9 +128,10 @@ def add_gold_subcommands(sub) -> None:
     sp.add_argument("--n-random", type=int, default=220)
     sp.add_argument("--n-enriched", type=int, default=220)
     sp.add_argument("--seed", type=int, default=20261205)
+    sp.add_argument("--exclude", metavar="GOLD_DIR", help="a later round: leave out the chats already in this gold folder")
     sp.set_defaults(func=cmd_gold_sample)
     sp = gp.add_parser("merge", help="two annotations + adjudication → dev.jsonl, test.jsonl, annotations/, agreement.json")
-    sp.add_argument("--conversations", required=True, help="the file `zhijian gold sample` wrote")
+    sp.add_argument("--conversations", nargs="+", required=True, help="the file(s) `zhijian gold sample` wrote (one per round)")
     sp.add_argument("--a", nargs="+", required=True, help="annotator A's label files")
     sp.add_argument("--b", nargs="+", required=True, help="annotator B's label files")
     sp.add_argument("--adjudication", nargs="*", help="the adjudicator's decisions on the disputed labels")

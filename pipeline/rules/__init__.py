@@ -113,7 +113,7 @@ class RuleContext:
         if position:
             if "final_exchange" in position:
                 spec = position["final_exchange"]
-                substantive = [t for t in self.turns_of(spec["after"]) if not self.lexicon_hits(t, spec["except"])]
+                substantive = [t for t in self.turns_of(spec["after"]) if not any(self.lexicon_hits(t, lx) for lx in _names(spec["except"]))]
                 idx = [t for t in idx if t > substantive[-1]] if substantive else idx
             if "first" in position:
                 idx = idx[: position["first"]]
@@ -273,7 +273,8 @@ def _lexicon_uses(rule: Rule):
         yield p.get("role", "any"), p["lexicon"]
     final = (p.get("position") or {}).get("final_exchange")
     if isinstance(final, dict):
-        yield final["after"], final["except"]
+        for lexicon in _names(final["except"]):
+            yield final["after"], lexicon
     for role, lexicons in (p.get("skip_when_first") or {}).items():
         for lexicon in _names(lexicons):
             yield role, lexicon
@@ -304,7 +305,8 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
         for k, v in pos.items():
             if k == "final_exchange":
                 if (not isinstance(v, dict) or not {"after", "except"} <= set(v) <= {"after", "except", "unanswered"}
-                        or v["after"] not in ROLES or v["except"] not in lexicons.lexicons or v.get("unanswered", "skip") not in ("skip", "missing")):
+                        or v["after"] not in ROLES or not isinstance(v["except"], (str, list))
+                        or any(n not in lexicons.lexicons for n in _names(v["except"])) or v.get("unanswered", "skip") not in ("skip", "missing")):
                     raise ConfigError(f"{where}: position.final_exchange must be {{after: ROLE, except: LEXICON, unanswered: skip|missing}} "
                                       f"(the other side's turns that are mere acknowledgements); lexicons: {sorted(lexicons.lexicons)}")
                 continue
