@@ -106,7 +106,7 @@ def normalize_text(text: str, table: dict[int, str], message_min_chars: int = ME
         offsets.extend(range(pos, m.start()))
         if _is_message_gap(folded, m.start(), m.end(), message_min_chars):
             kept.append(MESSAGE_BOUNDARY)
-            offsets.append(m.start())
+            offsets.append(_SPACE.search(folded, m.start(), m.end()).start())  # the boundary maps onto the space
         pos = m.end()
     kept.append(folded[pos:])
     offsets.extend(range(pos, len(folded)))
