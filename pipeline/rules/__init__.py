@@ -94,6 +94,7 @@ class RuleContext:
         self._by_lexicon: list[dict[str, list[Hit]] | None] = [None] * len(hits)
         self._of_role: dict[str, list[int]] = {}
         self._non_content = non_content
+        self._replies: dict[str, list[list[int]]] = {}  # judged once per role: windows and bare refusals ask often
 
     def has_content(self, turn: int) -> bool:
         norm = self.conversation.turns[turn].norm
@@ -124,6 +125,9 @@ class RuleContext:
     def replies_of(self, role: str) -> list[list[int]]:
         """The role's turns with content grouped into replies: a reply ends where a turn with
         content of another side comes."""
+        cached = self._replies.get(role)
+        if cached is not None:
+            return cached
         replies: list[list[int]] = []
         current: list[int] = []
         for t in self.conversation.turns:
@@ -136,6 +140,7 @@ class RuleContext:
                 current = []
         if current:
             replies.append(current)
+        self._replies[role] = replies
         return replies
 
     def starts_with(self, spec: dict[str, str]) -> bool:
