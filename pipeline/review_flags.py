@@ -10,7 +10,10 @@ hash of (seed, conversation id): the same on every run, worker and machine.
 acknowledgement: a customer answering 「还有其他可以帮您的吗」 with 「没有了」 has not ended negative,
 whatever a sentiment model makes of 没有 (issue 10: 92 of 117 such flags on real chats).
 ``model.low_confidence`` looks only at the models named in ``review.model_confidence_below``, each
-with its own calibrated threshold (docs/ACCURACY.md).
+with its own threshold on the model's calibrated probability; ``auto`` takes the threshold the
+model's training chose on out-of-fold predictions (metadata ``low_confidence_below``: predictions
+below it are more often wrong than right, and at most 5 % of conversations fall below it —
+docs/MODELS.md).
 """
 
 from __future__ import annotations
@@ -28,13 +31,29 @@ def in_calibration_sample(conversation_id: str, seed: int, rate: float) -> bool:
     return int.from_bytes(digest, "big") / 2**64 < rate
 
 
+def resolve_confidence_thresholds(configured: dict[str, Any], model_metadata: dict[str, dict]) -> dict[str, float]:
+    """Model name → threshold, for the models with one > 0: numbers as configured, ``auto`` from
+    the loaded model's metadata (no model loaded, or none chosen: off)."""
+    from .config import ConfigError
+
+    out = {}
+    for model, value in configured.items():
+        if value == "auto":
+            value = (model_metadata.get(model) or {}).get("low_confidence_below") or 0.0
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"review.model_confidence_below.{model}: {value!r} is neither a probability nor 'auto'")
+        if value > 0:
+            out[model] = float(value)
+    return out
+
+
 class ReviewFlags:
     name = "flag"
 
-    def __init__(self, config: dict, lexicons=None):
+    def __init__(self, config: dict, lexicons=None, model_metadata: dict[str, dict] | None = None):
         c = config["review"]
         self.low_score_below = c["low_score_below"]
-        self.model_confidence_below = {m: v for m, v in (c["model_confidence_below"] or {}).items() if v > 0}
+        self.model_confidence_below = resolve_confidence_thresholds(c["model_confidence_below"] or {}, model_metadata or {})
         skip = c.get("end_negative_skip_lexicon")
         self._acknowledgement = None
         if skip and lexicons is not None and skip in lexicons.lexicons:

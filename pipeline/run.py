@@ -54,7 +54,7 @@ class Inspector:
         self.privacy = PiiDetector(self.config, tokenize=self.segmenter.cut)
         self.metrics = ResponseMetrics()
         self.models = ModelsStage(resolve_path(paths["models"]), self.config)
-        self.flags = ReviewFlags(self.config, self.lexicons)
+        self.flags = ReviewFlags(self.config, self.lexicons, {n: m.metadata for n, m in self.models.loaded.items()})
         self.stages = [
             ("normalize", self.normalizer),
             ("tokenize", self.segmenter),

@@ -47,13 +47,15 @@ def test_a_training_run_lands_in_mlflow_with_params_metrics_and_artifacts(store)
     exp = client.get_experiment_by_name("zhijian-issue_type")
     [run] = client.search_runs([exp.experiment_id])
     p, m = run.data.params, run.data.metrics
-    assert p["best_C"] == "1.0" and p["features"] == "tokens+role" and p["seed"] == "0"
+    assert p["best_C"] == "1.0" and p["features"] == "tokens+role+chars" and p["seed"] == "0" and p["loss"] == "svm"
+    assert 0 < float(p["temperature"]) == m["temperature"]
     for key in ("test_macro_f1", "test_accuracy", "cv_macro_f1", "baseline_majority_macro_f1", "baseline_keywords_macro_f1",
-                "test_f1_配送物流", "test_precision_发票", "test_recall_退换货与退款"):
+                "test_f1_配送物流", "test_precision_发票", "test_recall_退换货与退款", "cv_single_type_macro_f1",
+                "test_single_type_macro_f1", "test_ece", "cv_all_single_type_macro_f1", "low_confidence_below"):
         assert key in m, key
     assert run.data.tags["data.test_hash"] and run.data.tags["data.train_hash"]
     arts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"confusion_matrix.png", "report.json", "data.json", "bundle"} <= arts
+    assert {"confusion_matrix.png", "calibration.png", "report.json", "data.json", "bundle"} <= arts
     assert {a.path for a in client.list_artifacts(run.info.run_id, "bundle")} == {"bundle/model.joblib", "bundle/metadata.json"}
     local = Path(client.download_artifacts(run.info.run_id, "confusion_matrix.png", str(store["tmp"] / "dl")))
     assert local.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -176,3 +176,60 @@ def test_agreement_and_export_commands(reviewed, db_url, tmp_path, capsys):
     assert main(["export-labels", "--out", str(tmp_path / "x"), "--database-url", db_url]) == 0
     assert "finding_verdicts.jsonl" in capsys.readouterr().err
     assert (tmp_path / "x" / "conversations.jsonl").exists()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_reviewer_labels_flow_into_a_new_model_version_appended_to_the_real_corpora(reviewed, tmp_path, cfg, capsys, monkeypatch):
+    """The loop end to end (issue 11): workbench verdicts → export-labels → ``train --extra-labels`` →
+    a registered version that learned from the real corpora *and* the reviewers' labels, and whose
+    metadata names the label files it used."""
+    import json
+    import os
+
+    from conftest import SHARED_DATA
+    from pipeline.cli import main
+    from pipeline.models.datasets import write_subset
+
+    if not (SHARED_DATA / "jddc_uss" / "valid_jddc.txt").exists():
+        pytest.skip("../shared/data not present")
+    factory, decided = reviewed
+    out = tmp_path / "labels"
+    with factory() as s:
+        labels.export_labels(s, out, config=cfg)
+    n_issue = len(orjson.loads((out / "issue_type.csds.json").read_bytes()))
+    n_sent = len(orjson.loads((out / "sentiment.stc3.json").read_bytes()))
+    assert n_issue == len(decided["labels"]) and n_sent == sum(1 for _, v in decided["labels"].values() if v)
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    data = write_subset(SHARED_DATA, tmp_path / "data", dialogues=30, reviews=100)
+    models = tmp_path / "models"
+    common = ["--data-dir", str(data), "--C", "1", "--cv-folds", "2", "--extra-labels", str(out), "--promote", "--models-dir", str(models)]
+    assert main(["train", "issue-type", *common, "--cv-repeats", "1"]) == 0
+    assert main(["train", "sentiment", *common]) == 0
+    printed = capsys.readouterr()
+    assert "REPLACES" not in printed.err  # appending: no replacement warning
+
+    issue = json.loads((models / "issue_type" / "metadata.json").read_text(encoding="utf-8"))
+    used = issue["training_data"]["extra_labels"]
+    assert [u["file"] for u in used] == [str(out / "issue_type.csds.json")] and used[0]["dialogues"] == n_issue
+    assert issue["training_data"]["reviewer_dialogues"] == n_issue
+    assert issue["training_data"]["dialogues_train"] > n_issue  # the real corpora are still there
+    assert issue["registered_version"] == "1"
+    sent = json.loads((models / "sentiment" / "metadata.json").read_text(encoding="utf-8"))
+    assert [u["file"] for u in sent["training_data"]["extra_labels"]] == [str(out / "sentiment.stc3.json")]
+    assert sent["training_data"]["reviewer_turns"] == n_sent and sent["training_data"]["counts"]["jddc_train"] > n_sent
+
+    # replacing a corpus stays possible, but says so
+    assert main(["train", "issue-type", "--data-dir", str(data), "--csds", str(out / "issue_type.csds.json"), "--C", "1",
+                 "--cv-folds", "2", "--cv-repeats", "1"]) == 0
+    assert "REPLACES the CSDS topic file" in capsys.readouterr().err
+    assert os.environ["MLFLOW_TRACKING_URI"].endswith("mlruns.db")
+
+
+def test_extra_labels_folder_that_is_not_there_is_an_error(tmp_path):
+    from pipeline.config import ConfigError
+    from pipeline.models.datasets import load_extra_issue_labels
+
+    with pytest.raises(ConfigError, match="export-labels"):
+        load_extra_issue_labels([tmp_path / "nope"])
+    assert load_extra_issue_labels([tmp_path]) == ([], [])  # a folder without the file adds nothing

@@ -2,8 +2,10 @@
 
 Adds ``Conversation.predictions`` (SPEC output contract):
 
-* ``issue_type = {"label", "confidence", "because": [tokens]}`` — one label for the conversation,
-  from all its customer and agent tokens; ``because`` = the tokens that pushed hardest for it;
+* ``issue_type = {"label", "confidence", "because": [tokens], "also": [{"label", "confidence"}]}`` —
+  one label for the conversation, from all its customer and agent tokens, with a calibrated
+  confidence; ``because`` = the words that pushed hardest for it; ``also`` = other types at or
+  above ``models.issue_also_min_probability`` (half of real chats hold two issues);
 * ``turn_sentiment = [{"turn", "label", "confidence"}]`` — one entry per customer turn
   (``negative`` / ``neutral`` / ``positive``; an empty turn gets ``null``s);
 * ``sentiment = {"label", "confidence", "customer_end"}`` — the customer turns' probabilities
@@ -27,7 +29,7 @@ from typing import Any
 from ..schema import Conversation
 
 MODEL_NAMES = ("issue_type", "sentiment")
-DEFAULTS = {"enabled": True, "because_tokens": 5}
+DEFAULTS = {"enabled": True, "because_tokens": 5, "issue_also_min_probability": 0.25, "issue_also_max": 2}
 
 
 @contextmanager
@@ -73,6 +75,8 @@ class ModelsStage:
         self.models_dir = Path(models_dir)
         cfg = {**DEFAULTS, **((config or {}).get("models") or {})}
         self.because_tokens = int(cfg["because_tokens"])
+        self.also_min = float(cfg["issue_also_min_probability"])
+        self.also_max = int(cfg["issue_also_max"])
         self.loaded: dict[str, LoadedModel] = {}
         if cfg["enabled"]:
             for name in MODEL_NAMES:
@@ -124,11 +128,14 @@ class ModelsStage:
                         feats += issue.features(t.tokens, AGENT_PREFIX if t.role == "agent" and self._issue_roles == "customer+agent" else "")
                 counts = Counter(feats)
                 counts.pop(-1, None)
-                label, conf, because, _ = issue.predict((), explain=self.because_tokens, counts=counts)
+                label, conf, because, proba = issue.predict((), explain=self.because_tokens, counts=counts)
             else:
                 doc = conversation_document(((t.role, t.tokens or ()) for t in turns), self._issue_roles)
-                label, conf, because, _ = issue.predict(doc, explain=self.because_tokens)
-            preds["issue_type"] = {"label": label, "confidence": round(conf, 4), "because": because}
+                label, conf, because, proba = issue.predict(doc, explain=self.because_tokens)
+            # half of real chats hold two issues (a refund *and* an invoice): the other likely ones
+            also = sorted(((float(p), c) for c, p in zip(issue.classes, proba) if c != label and p >= self.also_min), reverse=True)
+            preds["issue_type"] = {"label": label, "confidence": round(conf, 4), "because": because,
+                                   "also": [{"label": c, "confidence": round(p, 4)} for p, c in also[: self.also_max]]}
         if self._sent is not None:
             fast = self._sent
             classes = fast.classes

@@ -37,11 +37,19 @@ def cmd_train(args) -> int:
         "C": _floats(args.C) if args.C else None,
         "min_df": args.min_df,
         "cv_folds": args.cv_folds,
+        "cv_repeats": args.cv_repeats,
+        "loss": args.loss,
         "seed": args.seed,
         "limit": args.limit,
+        "extra_labels": [Path(p) for p in args.extra_labels] if args.extra_labels else None,
     }
+    for option, corpus in (("csds", "CSDS topic file (777 real dialogues)"), ("stc3", "STC-3 DCH file")):
+        if getattr(args, option, None):
+            print(f"warning: --{option} {getattr(args, option)} REPLACES the {corpus}; to add reviewers' labels to the real "
+                  f"corpora use --extra-labels DIR (the folder `zhijian export-labels --out DIR` wrote)", file=sys.stderr)
     if name == "issue_type":
         overrides["turn_weight"] = _floats(args.turn_weight) if args.turn_weight else None
+        overrides["summary_weight"] = _floats(args.summary_weight) if args.summary_weight else None
         overrides["roles"] = args.roles
         if args.taxonomy:
             overrides["taxonomy"] = Path(args.taxonomy)
@@ -60,18 +68,22 @@ def cmd_train(args) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     result = TRAINERS[name](opts, config, log=log)
-    cmp = tracking.compare_with_champion(result)
+    cmp = tracking.compare_with_champion(result, _models_dir(args))
     logged = tracking.log_training(result, run_name=args.run_name)
     new = cmp["new"]
-    names = {"test_macro_f1": "macro-F1", "test_accuracy": "accuracy", "test_reviews_accuracy": "reviews accuracy"}
+    names = {"test_macro_f1": "macro-F1", "test_accuracy": "accuracy", "test_reviews_accuracy": "reviews accuracy",
+             "test_single_type_macro_f1": "single-type macro-F1", "test_f1_negative": "negative F1", "test_ece": "ECE"}
     print(f"{name}: MLflow run {logged['run_id']} → registered version {logged['version']} ({tracking.tracking_uri()})")
     print("  held-out " + ", ".join(f"{names[k]} {v:.3f}" for k, v in new.items() if v is not None))
-    champ = cmp["champion"]
+    champ, shipped = cmp["champion"], cmp["shipped"]
+    note = "" if cmp["comparable"] else " (other held-out data: not comparable)"
     if champ:
-        note = "" if cmp["comparable"] else " (other held-out data: not comparable)"
         print(f"  champion v{champ['version']}: " + ", ".join(f"{names[k]} {v:.3f}" for k, v in champ.items() if k in names and v is not None) + note)
+    elif shipped:
+        print(f"  no champion registered here; the installed model (v{shipped['version']}, {shipped['sha256']}): "
+              + ", ".join(f"{names[k]} {v:.3f}" for k, v in shipped.items() if k in names and v is not None) + note)
     else:
-        print("  no champion yet")
+        print("  no champion yet, no model installed")
     if args.promote:
         meta = tracking.promote(name, logged["version"], _models_dir(args))
         print(f"  promoted v{logged['version']} → {_models_dir(args) / name} (sha256 {meta['sha256'][:12]})")
@@ -124,11 +136,15 @@ def add_subcommands(sub) -> None:
         sp.add_argument("--data-dir", help="folder laid out like ../shared/data/raw (default: that folder)")
         sp.add_argument("--jddc", help="JDDC windowed file (default: DATA_DIR/jddc_uss/valid_jddc.txt)")
         sp.add_argument("--jddc-acts", help="JDDC intent names (default: DATA_DIR/jddc_uss/act_jddc.txt)")
-        sp.add_argument("--features", help="analyzer: tokens | tokens+bigrams | tokens+role (default per model)")
+        sp.add_argument("--features", help="analyzer: tokens | tokens+bigrams | tokens+role | tokens+role+chars (default per model)")
         sp.add_argument("--C", help="inverse regularisation, comma-separated values are a CV grid")
         sp.add_argument("--class-weight", choices=["balanced", "none"], help="default balanced")
         sp.add_argument("--min-df", type=int, help="drop tokens seen in fewer documents (default 2)")
         sp.add_argument("--cv-folds", type=int, help="folds of the cross-validation inside the training split")
+        sp.add_argument("--cv-repeats", type=int, help="repeats of the cross-validation, each with other folds (default per model)")
+        sp.add_argument("--loss", choices=["svm", "logistic"], help="linear model: svm (LinearSVC) or logistic; temperature-calibrated either way")
+        sp.add_argument("--extra-labels", action="append", metavar="DIR",
+                        help="a folder `zhijian export-labels` wrote: its reviewers' labels are ADDED to the training split (repeatable)")
         sp.add_argument("--seed", type=int, help="random seed (CV folds, solver); default 0")
         sp.add_argument("--limit", type=int, help="at most N dialogues / reviews per source (quick runs)")
         sp.add_argument("--run-name", help="MLflow run name")
@@ -140,11 +156,12 @@ def add_subcommands(sub) -> None:
             sp.add_argument("--taxonomy", help="coarse issue taxonomy (default: data/issue_taxonomy.yaml)")
             sp.add_argument("--roles", choices=["customer", "all", "customer+agent"], help="which turns make the document")
             sp.add_argument("--turn-weight", help="weight of JDDC customer turns as extra examples (grid)")
+            sp.add_argument("--summary-weight", help="weight of CSDS segment summaries as extra examples (grid)")
         else:
             sp.add_argument("--stc3", help="STC-3 DCH training file (default: DATA_DIR/stc3_dch/train_data_cn.json.gz)")
             sp.add_argument("--review-weight", help="weight of a review example (grid, e.g. 0.02,0.05,0.1)")
             sp.add_argument("--stc3-weight", help="weight of an STC-3 customer turn (grid; 0 = not used)")
-        sp.set_defaults(func=cmd_train, roles=None, taxonomy=None, turn_weight=None, review_weight=None, stc3_weight=None)
+        sp.set_defaults(func=cmd_train, roles=None, taxonomy=None, turn_weight=None, summary_weight=None, review_weight=None, stc3_weight=None)
 
     mp = sub.add_parser("models", help="the model registry (MLflow): list versions, promote one to champion")
     msub = mp.add_subparsers(dest="models_command", required=True)

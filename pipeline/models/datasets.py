@@ -147,6 +147,16 @@ class Taxonomy:
         top = max(counts.values())
         return next(c for c in specific if counts[c] == top)
 
+    def type_shares(self, fine_topics: list[str]) -> dict[str, float]:
+        """A dialogue's coarse types with the share of its segments / turns of each (the soft
+        label the issue-type model learns from: half the real dialogues hold two or more types);
+        ``{其他: 1.0}`` when nothing else is there."""
+        specific = [c for c in (self.coarse(t) for t in fine_topics if t and t != "OTHER") if c != self.other]
+        if not specific:
+            return {self.other: 1.0}
+        counts = Counter(specific)
+        return {c: n / len(specific) for c, n in counts.items()}
+
     def keywords(self) -> dict[str, list[str]]:
         return {k: [str(w).lower() for w in (v.get("keywords") or [])] for k, v in self.types.items()}
 
@@ -167,6 +177,8 @@ class Dialogue:
     # per turn (aligned with ``turns``): sentiment label of a customer turn, or None
     turn_sentiment: list[str | None] = field(default_factory=list)
     sentiment: str | None = None  # dialogue-level customer satisfaction, where the corpus has it
+    # CSDS: (topic, the annotators' summary of that QA segment) — extra short examples of the topic
+    segments: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -184,14 +196,22 @@ class TextExample:
 # --------------------------------------------------------------------------- CSDS
 
 
-def load_csds(path: Path) -> list[Dialogue]:
-    """One Dialogue per distinct CSDS dialogue; label from its segments' topics (labelled later)."""
+def load_csds(path: Path, source: str = "csds", split: str | None = None) -> list[Dialogue]:
+    """One Dialogue per distinct CSDS dialogue; label from its segments' topics (labelled later).
+    ``split`` forces every dialogue into one split (reviewers' labels: always ``train``)."""
     from ..convert import CSDS_ROLES, CSDS_SEPARATOR
 
-    rows = json.loads(_need(path, "CSDS topic file").read_text(encoding="utf-8"))
+    try:
+        rows = json.loads(_need(path, "CSDS topic file").read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not JSON ({e}); expected a CSDS topic file (a list of {{Dialogue, Topic}})") from None
     topics: dict[str, list[str]] = {}
-    for row in rows:
+    segments: dict[str, list[tuple[str, str]]] = {}
+    for n, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("Dialogue"), str):
+            raise ConfigError(f"{path}: row {n} has no 'Dialogue' text; expected a CSDS topic file (a list of {{Dialogue, Topic}})")
         topics.setdefault(row["Dialogue"], []).append(row.get("Topic") or "")
+        segments.setdefault(row["Dialogue"], []).append((row.get("Topic") or "", row.get("QASumm") or ""))
     out = []
     for text, tops in topics.items():
         turns = []
@@ -199,7 +219,8 @@ def load_csds(path: Path) -> list[Dialogue]:
             speaker, _, body = utt.partition(":")
             turns.append((CSDS_ROLES.get(speaker, "customer"), body))
         key = content_key("csds", text)
-        out.append(Dialogue(key, "csds", turns, split_of(key), fine_topics=tops))
+        out.append(Dialogue(key, source, turns, split or split_of(key), fine_topics=tops,
+                            segments=[(t, s) for t, s in segments[text] if s]))
     return out
 
 
@@ -268,8 +289,16 @@ def load_jddc(path: Path, acts_path: Path) -> list[Dialogue]:
     return dialogues
 
 
-def _customer_set(d: Dialogue) -> set[str]:
-    return {strip_placeholders(t).replace(" ", "") for r, t in d.turns if r == "customer" and len(t) >= 8}
+def _customer_set(d: Dialogue, min_chars: int = 8) -> set[str]:
+    """The dialogue's customer utterances of ≥ ``min_chars`` characters once placeholders and
+    spaces are gone (measured after stripping: a placeholder-only turn is not an utterance)."""
+    out = set()
+    for r, t in d.turns:
+        if r == "customer":
+            u = strip_placeholders(t).replace(" ", "")
+            if len(u) >= min_chars:
+                out.add(u)
+    return out
 
 
 def drop_overlap(keep: list[Dialogue], other: list[Dialogue], min_shared: int = 2) -> tuple[list[Dialogue], int]:
@@ -351,11 +380,14 @@ def stc3_label(scores: list[int]) -> str:
     return "negative" if mean <= -0.5 else "positive" if mean >= 0.5 else "neutral"
 
 
-def load_stc3(path: Path) -> list[Dialogue]:
+def load_stc3(path: Path, source: str = "stc3", split: str | None = None) -> list[Dialogue]:
     path = _need(path, "STC-3 DCH file")
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as fh:
-        raw = json.load(fh)
+        try:
+            raw = json.load(fh)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not JSON ({e}); expected an STC-3 DCH file (a list of {{id, turns, annotations}})") from None
     out = []
     for d in raw:
         turns = []
@@ -365,7 +397,60 @@ def load_stc3(path: Path) -> list[Dialogue]:
             turns.append((role, text))
         scores = [a["quality"]["S"] for a in d.get("annotations", [])]
         key = content_key("stc3", str(d["id"]), *[t for _, t in turns])
-        out.append(Dialogue(key, "stc3", turns, split_of(key), sentiment=stc3_label(scores) if scores else None))
+        out.append(Dialogue(key, source, turns, split or split_of(key), sentiment=stc3_label(scores) if scores else None))
+    return out
+
+
+# --------------------------------------------------------------------------- reviewers' labels
+
+EXTRA_ISSUE_FILE = "issue_type.csds.json"  # what `zhijian export-labels` writes (workbench/labels.py)
+EXTRA_SENTIMENT_FILE = "sentiment.stc3.json"
+
+
+def extra_label_files(directories: list[Path], name: str) -> list[Path]:
+    """The ``name`` files of export-labels folders (a folder without one is skipped; a folder
+    that is not there is an error: a typo must not train silently without the labels)."""
+    out = []
+    for d in directories:
+        d = Path(d)
+        if not d.is_dir():
+            raise ConfigError(f"--extra-labels {d}: not a folder; pass the folder `zhijian export-labels --out DIR` wrote")
+        if (d / name).exists():
+            out.append(d / name)
+    return out
+
+
+def load_extra_issue_labels(directories: list[Path]) -> tuple[list[Dialogue], list[dict[str, Any]]]:
+    """Reviewers' corrected issue types (export-labels' ``issue_type.csds.json``), all in the
+    training split (the held-out split stays the public corpora's, so versions stay comparable)."""
+    dialogues, used = [], []
+    for path in extra_label_files(directories, EXTRA_ISSUE_FILE):
+        got = load_csds(path, source="reviewers", split="train")
+        dialogues += got
+        used.append({"file": str(path), "sha256": sha256_file(path), "dialogues": len(got)})
+    return dialogues, used
+
+
+def load_extra_sentiment_labels(directories: list[Path]) -> tuple[list[Dialogue], list[dict[str, Any]]]:
+    """Reviewers' corrected conversation sentiment (export-labels' ``sentiment.stc3.json``), all in
+    the training split."""
+    dialogues, used = [], []
+    for path in extra_label_files(directories, EXTRA_SENTIMENT_FILE):
+        got = [d for d in load_stc3(path, source="reviewers", split="train") if d.sentiment]
+        dialogues += got
+        used.append({"file": str(path), "sha256": sha256_file(path), "dialogues": len(got)})
+    return dialogues, used
+
+
+def last_customer_turn_examples(dialogues: list[Dialogue]) -> list[TextExample]:
+    """A reviewer's conversation sentiment as a label of the customer's last turn with text: the
+    conversation sentiment the pipeline reports is its last customer turn's (metadata
+    ``conversation.aggregate``), so that is the turn the correction is about."""
+    out = []
+    for d in dialogues:
+        last = next((t for r, t in reversed(d.turns) if r == "customer" and t.strip()), None)
+        if last is not None and d.sentiment:
+            out.append(TextExample(d.key, d.source, last, d.sentiment, d.split))
     return out
 
 

@@ -90,3 +90,29 @@ def markdown_table(m: dict[str, Any], baselines: dict[str, dict[str, Any]] | Non
     extra = "".join(f" {b['accuracy']:.3f} |" for b in baselines.values())
     rows.append(f"| accuracy | | | | {m['accuracy']:.3f} |{extra}")
     return "\n".join(rows)
+
+
+def calibration_figure(calibration: dict[str, Any], title: str):
+    """A reliability diagram: per confidence bin, the accuracy against the mean confidence (the
+    diagonal is perfect calibration), with each bin's count; the ECE in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bins = calibration.get("bins") or []
+    fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=110)
+    ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="perfect")
+    if bins:
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", color="#1f5fa8",
+                label=f"model (ECE {calibration['ece']:.3f})")
+        for b in bins:
+            ax.annotate(str(b["n"]), (b["confidence"], b["accuracy"]), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig

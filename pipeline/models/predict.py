@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .features import AGENT_PREFIX
+from .features import AGENT_PREFIX, BECAUSE_SKIP, CHAR_PREFIX
 
 
 MEMO_SIZE = 500_000  # distinct raw tokens remembered per model (bounded memory on open-ended input)
@@ -30,18 +30,22 @@ class UnsupportedModel(TypeError):
 
 
 class LinearTextModel:
-    """The probabilities of a fitted ``Pipeline([TfidfVectorizer, LogisticRegression])``."""
+    """The probabilities of a fitted ``Pipeline([TfidfVectorizer, LogisticRegression])`` or
+    ``Pipeline([TfidfVectorizer, SoftmaxLinear])`` (calibration.py: a temperature-scaled linear
+    SVM or logistic regression; its ``coef_`` already carries the temperature)."""
 
     def __init__(self, pipeline: Any):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
+        from .calibration import SoftmaxLinear
+
         steps = getattr(pipeline, "steps", None)
         if not steps or len(steps) != 2:
-            raise UnsupportedModel("expected a Pipeline of a TfidfVectorizer and a LogisticRegression")
+            raise UnsupportedModel("expected a Pipeline of a TfidfVectorizer and a LogisticRegression or SoftmaxLinear")
         vec, clf = steps[0][1], steps[1][1]
-        if not isinstance(vec, TfidfVectorizer) or not isinstance(clf, LogisticRegression):
-            raise UnsupportedModel(f"expected TfidfVectorizer → LogisticRegression, got {type(vec).__name__} → {type(clf).__name__}")
+        if not isinstance(vec, TfidfVectorizer) or not isinstance(clf, (LogisticRegression, SoftmaxLinear)):
+            raise UnsupportedModel(f"expected TfidfVectorizer → LogisticRegression | SoftmaxLinear, got {type(vec).__name__} → {type(clf).__name__}")
         if not callable(vec.analyzer) or vec.binary or vec.norm not in ("l2", None) or not vec.use_idf:
             raise UnsupportedModel("the vectorizer must use a callable analyzer, counts (not binary), idf and l2 or no norm")
         self.pipeline = pipeline
@@ -194,11 +198,13 @@ class LinearTextModel:
         if explain and len(idx):
             contrib = w * self.centered_t[idx, k]
             names = self.names
-            for i in np.argsort(-contrib)[: explain * 2].tolist():
+            for i in np.argsort(-contrib)[: explain * 6].tolist():
                 if contrib[i] <= 0 or len(because) >= explain:
                     break
                 tok = names[int(idx[i])]
+                if tok.startswith(CHAR_PREFIX):  # a character n-gram: evidence for the model, not a word to show
+                    continue
                 tok = tok[len(AGENT_PREFIX):] if tok.startswith(AGENT_PREFIX) else tok
-                if tok not in because:
+                if tok not in because and tok not in BECAUSE_SKIP:
                     because.append(tok)
         return self.classes[k], float(p[k]), because, p

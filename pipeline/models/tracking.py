@@ -94,6 +94,14 @@ def log_training(result, run_name: str | None = None, register: bool = True) -> 
             bundle = Path(tmp) / "bundle"
             meta = save_bundle(result.model, {**result.metadata, "mlflow_run_id": run_id, "tracking_uri": tracking_uri()}, bundle)
             mlflow.log_artifacts(str(bundle), "bundle")
+            if result.extra_models:  # e.g. sentiment's reviews model: reported, kept with the run, not installed
+                import joblib
+
+                extra_dir = Path(tmp) / "extra_models"
+                extra_dir.mkdir()
+                for fname, extra_model in result.extra_models.items():
+                    joblib.dump(extra_model, extra_dir / fname, compress=3)
+                mlflow.log_artifacts(str(extra_dir), "extra_models")
             import mlflow.sklearn
 
             info = mlflow.sklearn.log_model(
@@ -138,14 +146,30 @@ def champion(name: str) -> dict[str, Any] | None:
     return {"version": mv.version, "run_id": mv.run_id, "metrics": dict(run.data.metrics), "tags": dict(run.data.tags)}
 
 
-def compare_with_champion(result) -> dict[str, Any]:
-    """The new result's held-out figures beside the champion's (same held-out data or not)."""
+# metric key of a run → key of metadata.json's ``held_out`` (the shipped model's figures)
+SHIPPED_KEYS = {
+    "issue_type": {"test_macro_f1": "macro_f1", "test_accuracy": "accuracy", "test_single_type_macro_f1": "single_type_macro_f1",
+                   "test_ece": "ece"},
+    "sentiment": {"test_macro_f1": "jddc_macro_f1", "test_accuracy": "jddc_accuracy", "test_f1_negative": "negative_f1",
+                  "test_reviews_accuracy": "reviews_accuracy", "test_ece": "ece"},
+}
+
+
+def compare_with_champion(result, models_dir: Path | None = None) -> dict[str, Any]:
+    """The new result's held-out figures beside the champion's (same held-out data or not); with
+    no champion registered (a fresh clone has no tracking store), beside the model installed in
+    ``models_dir`` — its metadata carries its held-out figures and data hash."""
     champ = champion(result.name)
-    keys = ["test_macro_f1", "test_accuracy"] + (["test_reviews_accuracy"] if "test_reviews_accuracy" in result.metrics else [])
-    out: dict[str, Any] = {"new": {k: result.metrics.get(k) for k in keys}, "champion": None, "comparable": None}
+    keys = [k for k in SHIPPED_KEYS[result.name] if k in result.metrics]
+    out: dict[str, Any] = {"new": {k: result.metrics.get(k) for k in keys}, "champion": None, "comparable": None, "shipped": None}
     if champ:
         out["champion"] = {"version": champ["version"], **{k: champ["metrics"].get(k) for k in keys}}
         out["comparable"] = champ["tags"].get("data.test_hash") == result.metadata["training_data"]["test_hash"][:16]
+    elif models_dir is not None and (meta := installed(Path(models_dir), result.name)):
+        held = meta.get("held_out") or {}
+        out["shipped"] = {"version": meta.get("registered_version", "?"), "sha256": meta.get("sha256", "")[:12],
+                          **{k: held.get(SHIPPED_KEYS[result.name][k]) for k in keys}}
+        out["comparable"] = (meta.get("training_data") or {}).get("test_hash") == result.metadata["training_data"]["test_hash"]
     return out
 
 
