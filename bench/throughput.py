@@ -72,14 +72,49 @@ def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict
     return summary.read / elapsed, {k: v / elapsed for k, v in stages.items()}, startup
 
 
+def compare_models(dirs: list[str], n: int, backend: str, rounds: int) -> None:
+    import statistics
+
+    from pipeline.config import load_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = generate(Path(tmp) / "corpus.jsonl", n)
+        ratios: dict[str, list[float]] = {d: [] for d in dirs}
+        rates: dict[str, list[float]] = {d: [] for d in dirs}
+        print(f"corpus: {n} conversations × 20 turns; {backend}; {rounds} rounds, the model folders in turn")
+        for r in range(rounds):
+            for d in dirs:
+                cfg = load_config(overrides={"paths": {"models": str(Path(d).resolve())}})
+                floor_rate, _ = floor(corpus, cfg, backend)
+                full_rate, shares, _ = full(corpus, cfg, backend, Path(tmp) / f"out-{r}-{Path(d).name}")
+                ratios[d].append(full_rate / floor_rate)
+                rates[d].append(full_rate)
+                print(f"  round {r + 1} {d:<28} floor {floor_rate:7.0f}/s  full {full_rate:6.0f}/s  ratio {full_rate / floor_rate:.4f}"
+                      f"  models {shares.get('models', 0) * 100:4.1f} %")
+        base = dirs[0]
+        for d in dirs:
+            med, med_rate = statistics.median(ratios[d]), statistics.median(rates[d])
+            change = "" if d == base else (f"  → ratio {med / statistics.median(ratios[base]) - 1:+.1%}, "
+                                           f"full {med_rate / statistics.median(rates[base]) - 1:+.1%} vs {base}")
+            print(f"{d:<30} median full/floor {med:.4f}, full {med_rate:.0f}/s{change}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-n", type=int, default=20000)
     ap.add_argument("--backends", default="rjieba,jieba")
+    ap.add_argument("--compare-models", metavar="DIR,DIR",
+                    help="A/B two model folders (e.g. the shipped models/ and a candidate): floor and full pipeline "
+                         "measured for each in turn, --rounds times, in one process; prints each one's median full/floor "
+                         "ratio and the change (issue 11: a new model may cost at most 10 %%)")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     from pipeline.config import load_config
 
     config = load_config()
+    if args.compare_models:
+        compare_models(args.compare_models.split(","), args.n, args.backends.split(",")[0], args.rounds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         corpus = generate(Path(tmp) / "corpus.jsonl", args.n)
         size = os.path.getsize(corpus)

@@ -37,6 +37,10 @@ def load_yaml(path: Path, what: str) -> Any:
         raise ConfigError(f"{where}: YAML syntax error in {what} file: {problem}") from None
 
 
+# keys whose value is a number or "auto" (the model's own threshold, review_flags.py)
+AUTO_OR_NUMBER = "review.model_confidence_below."
+
+
 def _merge(base: dict, override: dict, path: Path, prefix: str = "") -> dict:
     for key, value in override.items():
         dotted = f"{prefix}{key}"
@@ -49,6 +53,9 @@ def _merge(base: dict, override: dict, path: Path, prefix: str = "") -> dict:
             _merge(base[key], value, path, dotted + ".")
         else:
             default = base[key]
+            if dotted.startswith(AUTO_OR_NUMBER) and (value == "auto" or (isinstance(value, (int, float)) and not isinstance(value, bool))):
+                base[key] = value
+                continue
             if isinstance(default, bool) != isinstance(value, bool) or (
                 isinstance(default, (int, float)) and not isinstance(value, (int, float))
             ) or (isinstance(default, str) and not isinstance(value, str)):

@@ -184,8 +184,15 @@ def test_low_confidence_review_flag_takes_the_models_own_threshold(inspector):
     assert resolve_confidence_thresholds({"sentiment": 0.5}, meta) == {"sentiment": 0.5}
     with pytest.raises(ConfigError, match="neither a probability nor 'auto'"):
         resolve_confidence_thresholds({"issue_type": "high"}, meta)
-    shipped = inspector.models.loaded["issue_type"].metadata["low_confidence_below"]
-    assert 0 < shipped < 0.5 and inspector.flags.model_confidence_below["issue_type"] == shipped
+    from pipeline.config import load_config
+    from pipeline.review_flags import ReviewFlags
+
+    shipped = {n: m.metadata for n, m in inspector.models.loaded.items()}
+    assert 0 < shipped["issue_type"]["low_confidence_below"] < 0.5
+    assert inspector.flags.model_confidence_below == {}  # off by default (docs/ACCURACY.md)
+    on = load_config(overrides={"review": {"model_confidence_below": {"issue_type": "auto", "sentiment": 0.3}}})
+    flags = ReviewFlags(on, None, shipped)
+    assert flags.model_confidence_below == {"issue_type": shipped["issue_type"]["low_confidence_below"], "sentiment": 0.3}
 
 
 # --------------------------------------------------------------------------- training + store

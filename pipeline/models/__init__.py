@@ -123,10 +123,13 @@ class ModelsStage:
             issue = self._issue
             if issue.per_token:  # features straight from the turns' tokens (what conversation_document would give)
                 feats: list[int] = []
+                customer_tokens: list[str] = []
                 for t in turns:
                     if t.tokens and (t.role == "customer" or (t.role == "agent" and self._issue_roles != "customer")):
                         feats += issue.features(t.tokens, AGENT_PREFIX if t.role == "agent" and self._issue_roles == "customer+agent" else "")
-                counts = Counter(feats)
+                        if t.role == "customer":
+                            customer_tokens += t.tokens
+                counts = Counter(feats + issue.char_features(customer_tokens))
                 counts.pop(-1, None)
                 label, conf, because, proba = issue.predict((), explain=self.because_tokens, counts=counts)
             else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 
 # anonymisation placeholders of the JD corpora: [数字], [数字x], [订单编号], [ORDERID_10031770],
@@ -105,36 +106,54 @@ ANALYZERS["tokens+role"] = agent_tag_analyzer
 # character n-gram features carry this prefix so that they never collide with a token (退款 the
 # word vs 退款 the bigram) and never show up in ``because``
 CHAR_PREFIX = "~"
-CHAR_NGRAMS = (2, 3)
+CHAR_NGRAMS = (2, 2)  # bigrams: 2–3-grams measured no better in CV and cost 13 % of pipeline throughput (docs/MODELS.md)
 
 
 def role_tokens_and_chars(doc: Sequence[str]) -> list[str]:
-    """``agent_tag_analyzer`` plus the character 2–3-grams of the customer's cleaned tokens.
+    """``agent_tag_analyzer`` plus the character bigrams (``CHAR_NGRAMS``) of the customer's cleaned tokens.
 
     Why: the jieba tokens split a customer's 开发票 / 开票 / 发票抬头 three ways and miss typos;
     the customer's character n-grams see what they share. Measured on real chats (issue 11,
-    docs/MODELS.md): +0.07–0.09 single-type macro-F1 on 493 held-out dialogues over tokens alone.
+    docs/MODELS.md): +0.05–0.09 single-type macro-F1 on 495 held-out dialogues over tokens alone.
     Agent text stays at the token level (an agent's scripted phrasing would otherwise dominate).
     """
     out: list[str] = []
     customer: list[str] = []
+    clean = _clean_one
     for tok in doc:
-        if tok.startswith(AGENT_PREFIX):
-            c = clean_tokens([tok[len(AGENT_PREFIX):]])
-            if c:
-                out.append(AGENT_PREFIX + c[0])
-        else:
-            c = clean_tokens([tok])
-            if c:
-                out.append(c[0])
-                customer.append(c[0])
+        c = clean(tok)
+        if c is not None:
+            out.append(c)
+            if not tok.startswith(AGENT_PREFIX):
+                customer.append(c)
     s = "".join(customer)
     for n in range(CHAR_NGRAMS[0], CHAR_NGRAMS[1] + 1):
-        out.extend(CHAR_PREFIX + s[i:i + n] for i in range(len(s) - n + 1))
+        out.extend([CHAR_PREFIX + s[i:i + n] for i in range(len(s) - n + 1)])
     return out
 
 
+@lru_cache(maxsize=200_000)
+def _clean_one(tok: str) -> str | None:
+    """One raw token as ``agent_tag_analyzer`` reads it (``a:`` kept), or None; cached because the
+    issue-type analyzer is not token-by-token and would otherwise re-clean every token of every
+    conversation (bounded: open-ended input must not grow memory without end)."""
+    if tok.startswith(AGENT_PREFIX):
+        c = clean_tokens([tok[len(AGENT_PREFIX):]])
+        return AGENT_PREFIX + c[0] if c else None
+    c = clean_tokens([tok])
+    return c[0] if c else None
+
+
+# what the fast path needs to compute the same features without calling the analyzer on a whole
+# conversation: token features one token at a time, n-grams from the customer's cleaned tokens
+role_tokens_and_chars.token_analyzer = agent_tag_analyzer
+role_tokens_and_chars.char_ngrams = (CHAR_PREFIX, CHAR_NGRAMS)
 ANALYZERS["tokens+role+chars"] = role_tokens_and_chars
+
+
+def clean_token(tok: str) -> str | None:
+    """One token as the analyzers read it, or None (cached)."""
+    return _clean_one(tok)
 
 # tokens that say nothing about why a label was chosen: never in ``because`` (they stay features)
 BECAUSE_SKIP = frozenset(

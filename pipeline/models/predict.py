@@ -66,8 +66,17 @@ class LinearTextModel:
         self.intercept = intercept
         self.centered_t = self.coef_t - self.coef_t.mean(axis=1, keepdims=True)
         self.names = {j: t for t, j in self.vocab.items()}
-        # raw token → feature index (-1: none), memoised when the analyzer maps token by token
-        self.per_token = bool(getattr(self.analyzer, "per_token", False))
+        self.showable = np.zeros(len(self.idf), dtype=bool)  # may a feature appear in `because`?
+        for t, j in self.vocab.items():
+            word = t[len(AGENT_PREFIX):] if t.startswith(AGENT_PREFIX) else t
+            self.showable[j] = not t.startswith(CHAR_PREFIX) and word not in BECAUSE_SKIP
+        # raw token → feature index (-1: none), memoised when the analyzer maps token by token;
+        # an analyzer that adds character n-grams names its token-level part and its n-grams
+        # (features.role_tokens_and_chars) so the same features come token by token too
+        self.token_analyzer = getattr(self.analyzer, "token_analyzer", self.analyzer)
+        self.char_ngrams = getattr(self.analyzer, "char_ngrams", None)
+        self.per_token = bool(getattr(self.token_analyzer, "per_token", False))
+        self._char_vocab: dict[str, int] | None = None
         self._memo: dict[str, int] = {}
         self._memo_agent: dict[str, int] = {}
         small = len(self.classes) <= 4
@@ -79,7 +88,7 @@ class LinearTextModel:
         memo = self._memo_agent if prefix else self._memo
         j = memo.get(tok)
         if j is None:
-            out = self.analyzer([prefix + tok])
+            out = self.token_analyzer([prefix + tok])
             j = self.vocab.get(out[0], -1) if len(out) == 1 else -1
             if len(memo) < MEMO_SIZE:
                 memo[tok] = j
@@ -94,18 +103,29 @@ class LinearTextModel:
             feats = [f if f != -2 else self._feature(t, prefix) for f, t in zip(feats, tokens)]
         return feats
 
+    def char_features(self, customer_tokens: Sequence[str]) -> list[int]:
+        """Feature indices (-1: not a feature) of the character n-grams of the customer's tokens
+        (cleaned, joined) — what the analyzer adds to the token features; none for a model
+        without them."""
+        if not self.char_ngrams:
+            return []
+        from .features import clean_token
+
+        if self._char_vocab is None:  # n-gram (without its prefix) → feature index, built once
+            prefix = self.char_ngrams[0]
+            self._char_vocab = {t[len(prefix):]: j for t, j in self.vocab.items() if t.startswith(prefix)}
+        lo, hi = self.char_ngrams[1]
+        s = "".join([c for c in map(clean_token, customer_tokens) if c is not None])
+        get = self._char_vocab.get
+        return [get(s[i:i + n], -1) for n in range(lo, hi + 1) for i in range(len(s) - n + 1)]
+
     def _counts(self, doc: Sequence[str]) -> dict[int, int]:
-        if self.per_token:
+        if self.per_token and not self.char_ngrams:
             counts = Counter(self.features(doc))
             counts.pop(-1, None)
             return counts
-        counts = {}
-        vocab = self.vocab
-        for tok in self.analyzer(doc):
-            j = vocab.get(tok)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        return counts
+        vocab = self.vocab  # count first (in C), then one lookup per distinct feature
+        return {vocab[t]: n for t, n in Counter(self.analyzer(doc)).items() if t in vocab}
 
     def _vector(self, doc: Sequence[str], counts: dict[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         if counts is None:
@@ -196,15 +216,16 @@ class LinearTextModel:
         k = int(p.argmax())
         because: list[str] = []
         if explain and len(idx):
-            contrib = w * self.centered_t[idx, k]
+            # only words a person can read compete (no character n-grams, no function words)
+            contrib = np.where(self.showable[idx], w * self.centered_t[idx, k], 0.0)
+            top = min(explain * 2, len(contrib))  # agent and customer forms of a word collapse into one
+            order = np.argpartition(-contrib, top - 1)[:top] if len(contrib) > top else np.arange(len(contrib))
             names = self.names
-            for i in np.argsort(-contrib)[: explain * 6].tolist():
+            for i in order[np.argsort(-contrib[order])].tolist():
                 if contrib[i] <= 0 or len(because) >= explain:
                     break
                 tok = names[int(idx[i])]
-                if tok.startswith(CHAR_PREFIX):  # a character n-gram: evidence for the model, not a word to show
-                    continue
                 tok = tok[len(AGENT_PREFIX):] if tok.startswith(AGENT_PREFIX) else tok
-                if tok not in because and tok not in BECAUSE_SKIP:
+                if tok not in because:
                     because.append(tok)
         return self.classes[k], float(p[k]), because, p
