@@ -6,7 +6,8 @@
   training split, held-out macro-F1) and how fast each transforms + predicts a 20-turn conversation.
 * sources  — sentiment: which training sources (JDDC turns, reviews, STC-3 turns), scored on
   held-out JDDC customer turns (macro-F1) and held-out reviews (accuracy).
-* curve    — issue type: held-out macro-F1 against the share of training dialogues used, and on
+* curve_v3 — the same for the shipped (v3) recipe: single-type macro-F1, any-type accuracy, ECE.
+* curve    — issue type (v1 recipe): held-out macro-F1 against the share of training dialogues used, and on
   the dialogues whose segments are all one type (what limits the figure).
 * speed    — the models stage alone: conversations/s of sklearn's predict_proba vs the fast path.
 
@@ -111,6 +112,23 @@ def curve(data_dir):
         print(f"| {len(idx)} | {f_all:.3f} | {f_single:.3f} | {anyok:.3f} |")
 
 
+def curve_v3(data_dir):
+    """The shipped recipe (train.default_options) on a share of the training dialogues, scored on
+    the held-out ones (corpus test split + gold test chats)."""
+    from pipeline.models.datasets import DataPaths
+    from pipeline.models.train import default_options, train_issue_type
+
+    print("\n## learning curve (issue type, the v3 recipe at C=0.6; held-out: corpus test split + gold test chats)")
+    print("| training dialogues | single-type macro-F1 | any-type accuracy | macro-F1 (all) | ECE |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for share in (0.25, 0.5, 0.75, 1.0):
+        r = train_issue_type(default_options("issue_type", data=DataPaths(data_dir), C=[0.6], cv_repeats=1, cv_all=False,
+                                             train_share=share), log=lambda m: None)
+        h = r.metadata["held_out"]
+        print(f"| {r.metadata['training_data']['dialogues_train']} | {h['single_type_macro_f1']:.3f} | {h['accuracy_any']:.3f} | "
+              f"{h['macro_f1']:.3f} | {h['ece']:.3f} |")
+
+
 def sources(data_dir):
     import itertools
 
@@ -194,10 +212,10 @@ def main():
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
-    ap.add_argument("--only", default="features,sources,curve,speed")
+    ap.add_argument("--only", default="features,sources,curve,curve_v3,speed")
     args = ap.parse_args()
     for name in args.only.split(","):
-        {"features": features, "sources": sources, "curve": curve, "speed": speed}[name](args.data_dir)
+        {"features": features, "sources": sources, "curve": curve, "curve_v3": curve_v3, "speed": speed}[name](args.data_dir)
 
 
 if __name__ == "__main__":

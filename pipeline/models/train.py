@@ -75,6 +75,7 @@ class TrainOptions:
     turn_weight: list[float] = field(default_factory=lambda: [0.0, 0.3])  # JDDC customer turns as extra examples
     summary_weight: list[float] = field(default_factory=lambda: [0.0])  # CSDS segment summaries as extra examples
     cv_all: bool = False  # also CV the chosen configuration on every labelled dialogue (report only)
+    train_share: float = 1.0  # learning curves: train on this share of the training dialogues (by hash)
     # sentiment
     review_weight: list[float] = field(default_factory=lambda: [0.0])  # reviews in the chat model (0: own model)
     stc3_weight: list[float] = field(default_factory=lambda: [0.0])
@@ -272,7 +273,8 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
     docs = [conversation_document(toks, opts.roles) for toks in tokens]
     y = [d.issue_type for d in dialogues]
     shares = [taxonomy.type_shares(d.fine_topics) for d in dialogues]
-    train = [i for i, d in enumerate(dialogues) if d.split == "train"]
+    train = [i for i, d in enumerate(dialogues) if d.split == "train"
+             and (opts.train_share >= 1 or _fold_of(d.key, 10_000, opts.seed) < opts.train_share * 10_000)]
     test = [i for i, d in enumerate(dialogues) if d.split in HELD_OUT_SPLITS]
     log(f"issue_type: {len(dialogues)} dialogues ({len(train)} train of which {len(extra)} reviewers' / {len(test)} held out), "
         f"{len(labels)} types")
