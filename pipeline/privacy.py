@@ -84,12 +84,27 @@ _FOLD_MAP.update({ord(t): s for t, s in zip("號區縣樓棟單層門東鎮鄉�
 _FOLD_TABLE = str.maketrans(_FOLD_MAP)
 
 
+# Numbers spoken digit by digit and written in Chinese numerals (speech-to-text writes
+# 手机一三八一二三四五六七八 for a dictated phone number): a run of 7+ such characters, maybe grouped by
+# spaces or dashes, is read as digits. 幺 is how 1 is said in numbers, 两 is 2; 零 and 〇 are 0.
+# Shorter runs (一二三, 五六个) are ordinary words and stay as they are.
+_NUMERAL_DIGITS = {"〇": "0", "零": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4",
+                   "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+_NUMERAL_CLASS = "".join(_NUMERAL_DIGITS)
+_NUMERAL_RUN = re.compile(rf"[{_NUMERAL_CLASS}](?:[ \-]{{0,2}}[{_NUMERAL_CLASS}]){{6,}}")
+_NUMERAL_TABLE = str.maketrans(_NUMERAL_DIGITS)
+
+
 def fold_text(text: str) -> str:
-    """Full-width → half-width, dash variants → ``-``, traditional address markers → simplified.
+    """Full-width → half-width, dash variants → ``-``, traditional address markers → simplified,
+    runs of 7+ Chinese numerals (一三八…, 幺, 两, 〇) → ASCII digits.
 
     One character in, one character out: ``len(fold_text(s)) == len(s)`` and offsets are shared.
     """
-    return text.translate(_FOLD_TABLE)
+    folded = text.translate(_FOLD_TABLE)
+    if _NUMERAL_RUN.search(folded) is None:
+        return folded
+    return _NUMERAL_RUN.sub(lambda m: m.group().translate(_NUMERAL_TABLE), folded)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -100,7 +115,8 @@ _PF_UNITS = "号號弄栋棟幢座楼樓层層室单單期院"
 _PF_NUMBER = rf"[{_PF_DIGIT}](?:[{_PF_SEP}]{{0,3}}[{_PF_DIGIT}]){{6,}}"  # 7+ digits, maybe grouped
 _PF_EMAIL = r"[@\uff20]"
 _PF_ADDRESS = rf"[{_PF_DIGIT}]\s*[{_PF_UNITS}]"  # house number + unit
-PREFILTER = re.compile(f"{_PF_NUMBER}|{_PF_EMAIL}|{_PF_ADDRESS}")
+_PF_NUMERALS = "[〇零一幺二两三四五六七八九](?:[ \\-]{0,2}[〇零一幺二两三四五六七八九]){6,}"  # fold_text's numeral runs
+PREFILTER = re.compile(f"{_PF_NUMBER}|{_PF_EMAIL}|{_PF_ADDRESS}|{_PF_NUMERALS}")
 # Only addresses need tokens; numbers and e-mails are found on the characters. So a turn goes through
 # spaCy only when this matches, and through the same regex pass without spaCy otherwise.
 ADDRESS_HINT = re.compile(_PF_ADDRESS)

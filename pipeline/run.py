@@ -122,11 +122,22 @@ class Inspector:
             channel=c.channel,
             started_at=c.started_at,
             agent=c.agent,
-            rating=c.rating,
+            rating=self._masked_rating(c.rating) if self.mask else c.rating,
             score_detail=scored["detail"],
             warnings=c.warnings,
             source={"path": c.source.path, "line": c.source.line, "row": c.source.row} if c.source else None,
         )
+
+    def _masked_rating(self, rating: Any) -> Any:
+        """The rating with its free-text comment masked: results and Parquet files go to reports
+        and BI tools, and a customer writes 打我电话138… in a comment as readily as in a turn."""
+        from .privacy import mask_text, might_contain_pii
+
+        comment = rating.get("comment") if isinstance(rating, dict) else None
+        if not isinstance(comment, str) or not might_contain_pii(comment):
+            return rating
+        spans = self.privacy.detect(comment)
+        return {**rating, "comment": mask_text(comment, spans, self.mask_char)} if spans else rating
 
     def _mask_evidence(self, c: Conversation) -> None:
         from .privacy import mask_span_text

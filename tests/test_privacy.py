@@ -105,6 +105,14 @@ DETECT_CASES = [
     case("座机02162345678", ("02162345678", "phone")),
     case("13812345678 13987654321", ("13812345678", "phone"), ("13987654321", "phone")),
     case("新号13812345678旧号15900001111", ("13812345678", "phone"), ("15900001111", "phone")),
+    # dictated digit by digit (speech-to-text writes Chinese numerals; 幺 = 1, 两 = 2, 〇/零 = 0) — issue 12
+    case("手机一三八一二三四五六七八", ("一三八一二三四五六七八", "phone")),
+    case("打我电话幺三八 一二三四 五六七八谢谢", ("幺三八 一二三四 五六七八", "phone")),
+    case("座机〇一〇-六二三四五六七八", ("〇一〇-六二三四五六七八", "phone")),
+    case(f"身份证{ID_A.translate(str.maketrans('0123456789', '〇一二三四五六七八九'))}",
+         (ID_A.translate(str.maketrans("0123456789", "〇一二三四五六七八九")), "id_card")),
+    case("一二三四五六个人都说好"),  # six numerals: words, not a number
+    case("一一一一一一一一"),  # eight digits, no valid number
     case("12812345678"),  # 12x is not a mobile prefix
     case("1381234567"),  # 10 digits
     case("138123456789"),  # 12 digits
@@ -178,6 +186,7 @@ MASK_CASES = [
     ("0086 13812345678", "phone", "0086 138****5678"),
     ("座机010-62345678", "phone", "座机010-****5678"),
     ("手机１３８１２３４５６７８", "phone", "手机１３８****５６７８"),
+    ("手机一三八一二三四五六七八", "phone", "手机一三八****五六七八"),
     (f"身份证{ID_A}", "id_card", f"身份证110{'*' * 13}{ID_A[-2:]}"),
     (f"号{ID_X}", "id_card", f"号320{'*' * 13}{ID_X[-2:]}"),
     (f"卡{CARD_19}", "bank_card", f"卡{'*' * 15}{CARD_19[-4:]}"),
@@ -331,6 +340,8 @@ def test_fold_keeps_length():
     s = "１３８－１２３４\u3000＠號區—"
     assert len(privacy.fold_text(s)) == len(s)
     assert privacy.fold_text(s) == "138-1234 @号区-"
+    spoken = "电话幺三八一二三四五六七八,一二三四"
+    assert privacy.fold_text(spoken) == "电话13812345678,一二三四"  # only runs of 7+ numerals become digits
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -338,7 +349,7 @@ def test_fold_keeps_length():
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 noise = st.text(
-    alphabet=st.sampled_from(list("0123456789０１２３４５６７８９ -－@.Xx+abcQQ省市区县路街号室栋楼单元小区弄花园的我在，。") + ["\u3000"]),
+    alphabet=st.sampled_from(list("0123456789０１２３４５６７８９ -－@.Xx+abcQQ省市区县路街号室栋楼单元小区弄花园的我在，。一三八幺两〇") + ["\u3000"]),
     max_size=40,
 )
 
@@ -445,3 +456,31 @@ def test_pipeline_segmenter_gives_the_same_detections(detector, inspector):
         assert [(s.label, s.start, s.end) for s in fast.detect(text, force=True)] == [
             (s.label, s.start, s.end) for s in detector.detect(text, force=True)
         ], text
+
+
+def test_rating_comment_is_masked_in_results_and_parquet_unless_no_mask(tmp_path):
+    """Issue 12: a default (masked) run copied the rating comment raw into results.jsonl and
+    results.parquet, the files reports and BI tools read."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from pipeline.cli import main
+
+    comment = f"态度差!打我电话13812345678,身份证{ID_A},或者幺三八一二三四五六七八"
+    record = {"id": "r-1", "channel": "chat", "rating": {"score": 1, "comment": comment},
+              "turns": [{"role": "customer", "text": "在吗", "ts": 0}, {"role": "agent", "text": "您好,请问有什么可以帮您", "ts": 3}]}
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    for flags, masked in (([], True), (["--no-mask"], False)):
+        out = tmp_path / ("masked" if masked else "raw")
+        assert main(["inspect", str(src), "--out", str(out), *flags]) == 0
+        [row] = [json.loads(x) for x in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+        table = pq.read_table(next(out.rglob("results*.parquet"))).to_pylist()
+        for got in (row["rating"]["comment"], table[0]["rating_comment"]):
+            assert len(got) == len(comment)
+            if masked:
+                assert "13812345678" not in got and ID_A not in got and "一二三四五六七八" not in got
+                assert got.startswith("态度差!打我电话138****5678") and row["rating"]["score"] == 1
+            else:
+                assert got == comment
