@@ -119,7 +119,7 @@ def role_tokens_and_chars(doc: Sequence[str]) -> list[str]:
     """
     out: list[str] = []
     customer: list[str] = []
-    clean = _clean_one
+    clean = clean_token
     for tok in doc:
         c = clean(tok)
         if c is not None:
@@ -133,7 +133,7 @@ def role_tokens_and_chars(doc: Sequence[str]) -> list[str]:
 
 
 @lru_cache(maxsize=200_000)
-def _clean_one(tok: str) -> str | None:
+def clean_token(tok: str) -> str | None:
     """One raw token as ``agent_tag_analyzer`` reads it (``a:`` kept), or None; cached because the
     issue-type analyzer is not token-by-token and would otherwise re-clean every token of every
     conversation (bounded: open-ended input must not grow memory without end)."""
@@ -149,11 +149,6 @@ def _clean_one(tok: str) -> str | None:
 role_tokens_and_chars.token_analyzer = agent_tag_analyzer
 role_tokens_and_chars.char_ngrams = (CHAR_PREFIX, CHAR_NGRAMS)
 ANALYZERS["tokens+role+chars"] = role_tokens_and_chars
-
-
-def clean_token(tok: str) -> str | None:
-    """One token as the analyzers read it, or None (cached)."""
-    return _clean_one(tok)
 
 # tokens that say nothing about why a label was chosen: never in ``because`` (they stay features)
 BECAUSE_SKIP = frozenset(

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .features import AGENT_PREFIX, BECAUSE_SKIP, CHAR_PREFIX
+from .features import AGENT_PREFIX, BECAUSE_SKIP, CHAR_PREFIX, clean_token
 
 
 MEMO_SIZE = 500_000  # distinct raw tokens remembered per model (bounded memory on open-ended input)
@@ -76,7 +76,9 @@ class LinearTextModel:
         self.token_analyzer = getattr(self.analyzer, "token_analyzer", self.analyzer)
         self.char_ngrams = getattr(self.analyzer, "char_ngrams", None)
         self.per_token = bool(getattr(self.token_analyzer, "per_token", False))
-        self._char_vocab: dict[str, int] | None = None
+        # n-gram (without its prefix) → feature index
+        prefix = self.char_ngrams[0] if self.char_ngrams else None
+        self._char_vocab = {t[len(prefix):]: j for t, j in self.vocab.items() if t.startswith(prefix)} if prefix else {}
         self._memo: dict[str, int] = {}
         self._memo_agent: dict[str, int] = {}
         small = len(self.classes) <= 4
@@ -109,11 +111,6 @@ class LinearTextModel:
         without them."""
         if not self.char_ngrams:
             return []
-        from .features import clean_token
-
-        if self._char_vocab is None:  # n-gram (without its prefix) → feature index, built once
-            prefix = self.char_ngrams[0]
-            self._char_vocab = {t[len(prefix):]: j for t, j in self.vocab.items() if t.startswith(prefix)}
         lo, hi = self.char_ngrams[1]
         s = "".join([c for c in map(clean_token, customer_tokens) if c is not None])
         get = self._char_vocab.get
