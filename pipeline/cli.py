@@ -95,7 +95,39 @@ def cmd_nightly(args) -> int:
     mask = config["privacy"]["mask"] and not args.no_mask
     if not args.quiet:
         print(f"zhijian nightly {day}: {incoming} → {runs}", file=sys.stderr)
-    return _inspect([incoming], runs, config, mask, args)
+    code = _inspect([incoming], runs, config, mask, args)
+    if code in (EXIT_OK, EXIT_REJECTS) and (args.purge or config["retention"]["purge_after_nightly"]):
+        # unattended: retention.purge_after_nightly / --purge is the consent; the runs are the ones nightly writes
+        return _purge(config, runs=[args.runs] if args.runs else None, yes=True) or code
+    return code
+
+
+def cmd_purge(args) -> int:
+    """Delete personal data past the retention period (pipeline/retention.py)."""
+    return _purge(_config(args), args.older_than, args.runs, args.database_url, not args.no_database,
+                  dry_run=args.dry_run, yes=args.yes)
+
+
+def _purge(config: dict, older_than: str | None = None, runs: list[str] | None = None, database_url: str | None = None,
+           workbench: bool = True, dry_run: bool = False, yes: bool = False) -> int:
+    from . import retention
+
+    plan = retention.plan(config, older_than, runs, database_url, workbench)
+    print("\n".join(retention.describe(plan, dry_run)))
+    if dry_run:
+        return EXIT_OK
+    if plan.nothing_to_do:
+        print("zhijian purge: nothing past the retention period; nothing deleted")
+        return EXIT_OK
+    if not yes:
+        if not sys.stdin.isatty():
+            return _usage("purge deletes the data listed above and needs confirmation: add --yes "
+                          "(or --dry-run to only list it); nothing was deleted")
+        if input("删除以上数据? 不可恢复。输入 yes 确认: ").strip().lower() != "yes":
+            print("zhijian purge: not confirmed; nothing deleted")
+            return EXIT_USAGE
+    print(retention.describe_done(retention.execute(plan, config)))
+    return EXIT_OK
 
 
 def cmd_check_lexicons(args) -> int:
@@ -166,9 +198,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--incoming", help="override nightly.incoming, e.g. 'incoming/{date}/*.jsonl'")
     sp.add_argument("--runs", help="override nightly.runs, e.g. 'runs/{date}'")
     sp.add_argument("--no-mask", action="store_true")
+    sp.add_argument("--purge", action="store_true", help="then `zhijian purge --yes` (as retention.purge_after_nightly: true)")
     run_options(sp)
     common(sp)
     sp.set_defaults(func=cmd_nightly)
+
+    sp = sub.add_parser("purge", help="delete personal data past the retention period (run folders, workbench); keep aggregates",
+                        description="Delete what is older than the retention period: the personal data in run folders "
+                        "(results, findings, rejects, parts, verdicts; manifest.json and a written aggregates.json stay) "
+                        "and the workbench's conversations with their findings, reviews, verdicts and disputes, emptied "
+                        "runs and old login attempts. The audit log is kept and gets one retention.purge entry.")
+    sp.add_argument("--older-than", metavar="AGE", help="e.g. 180d or 26w (default: retention.older_than)")
+    sp.add_argument("--runs", nargs="+", metavar="GLOB_OR_DIR",
+                    help="run folders, folders of runs or globs, e.g. 'runs/*' (default: retention.runs, else nightly.runs)")
+    sp.add_argument("--database-url", help="workbench database (default: env ZHIJIAN_DATABASE_URL, else workbench.database_url)")
+    sp.add_argument("--no-database", action="store_true", help="leave the workbench database alone")
+    sp.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+    sp.add_argument("--yes", action="store_true", help="do not ask for confirmation (needed when not on a terminal)")
+    sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml")
+    sp.set_defaults(func=cmd_purge)
 
     sp = sub.add_parser("check-lexicons", help="validate lexicons, rules and scorecard and run every entry's examples")
     common(sp)

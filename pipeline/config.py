@@ -84,6 +84,9 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     rate = config["review"]["calibration_rate"]
     if not 0 <= rate <= 1:
         raise ConfigError(f"review.calibration_rate must be between 0 and 1, got {rate}")
+    from .retention import parse_age  # a bad retention period fails at load time, not at the first purge
+
+    parse_age(config["retention"]["older_than"], "retention.older_than")
     return config
 
 
