@@ -718,6 +718,20 @@ def mask_span_text(text: str, start: int, end: int, spans: Iterable[Span], mask_
     return mask_text(text, relevant, mask_char)[start:end]
 
 
+CHARACTER_LABELS = ("phone", "id_card", "bank_card", "email")  # what scan_characters finds without a tokenizer
+
+
+def mask_free_text(text: str | None, mask_char: str = "*") -> str | None:
+    """Free text with no stored spans — a reviewer's comment, a dispute reason, a rating comment in a
+    report, an added finding's fields — with validated phone, ID-card, bank-card numbers (also in
+    Chinese numerals) and e-mail masked: the token-free pass, cheap enough for every page view.
+    The one masking path the workbench, its exports and the report share."""
+    if not text or not might_contain_pii(text):
+        return text
+    spans = [Span(s, e, label) for s, e, label, _ in scan_characters(text, CHARACTER_LABELS)]
+    return mask_text(text, spans, mask_char) if spans else text
+
+
 def mask_findings(conversation: Any, mask_char: str = "*") -> None:
     """Replace each finding's ``evidence`` by the masked original text of its range when that range
     touches a PII span of its turn (call after ``annotate`` and the rules, when masking is on)."""

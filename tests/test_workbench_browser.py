@@ -324,13 +324,20 @@ def test_review_appeal_second_review_and_sign_off(browser, server, shots):
         dispute = s.scalar(select(Dispute).where(Dispute.conversation_id == conv.id))
     row = page.locator(f"tr#d-{dispute.id}")
     assert row.get_attribute("data-state") == "second_reviewed" and "申诉" in row.inner_text()
-    assert row.locator("input[name=final_score]").input_value() == "65"
+    # no score prefilled: the final score follows the chosen decision (each option says its round's score)
+    assert row.locator("input[name=final_score]").input_value() == ""
+    assert "改判(第二轮 65 分)" in row.locator("select[name=decision]").inner_text()
     row.locator("select[name=decision]").select_option("overturned")
     row.locator("input[name=comment]").fill("第二轮复核属实,改判")
     page.screenshot(path=str(shots / "workbench-disputes.png"), full_page=False)
     row.locator("button[type=submit]").click()
     page.wait_for_load_state("load")
-    assert f"会话 {conv.ext_id} 已签核,最终得分 65" in sup.flash()
+    # irreversible: a confirmation page first, saying what will be recorded
+    assert page.inner_text("dl.sign-off-plan dd.final").startswith("65")
+    assert page.inner_text("dl.sign-off-plan dd.decision") == "改判"
+    page.click("form.confirm-sign-off button[type=submit]")
+    page.wait_for_load_state("load")
+    assert f"会话 {conv.ext_id} 已签核(改判),最终得分 65" in sup.flash()
     page = sup.go(f"/conversations/{conv.id}")
     assert page.inner_text("h1 .status") == "已签核"
     assert page.inner_text(".score-box.human .big").startswith("65")

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from pipeline.config import load_config
 from pipeline.workbench import audit, permissions, review, users
-from pipeline.workbench.database import current_revision, downgrade, make_engine, make_session_factory, upgrade
+from pipeline.workbench.database import current_revision, downgrade, head_revision, make_engine, make_session_factory, upgrade
 from pipeline.workbench.db import (
     ROLES,
     ApiToken,
@@ -105,7 +105,7 @@ def _schema_diff(url):
 def test_upgrade_on_empty_database_builds_exactly_the_models(db_url):
     assert current_revision(db_url) is None
     upgrade(db_url)
-    assert current_revision(db_url) == "0001"
+    assert current_revision(db_url) == head_revision() == "0002"
     assert _schema_diff(db_url) == []
     engine = make_engine(db_url)
     try:
@@ -146,9 +146,16 @@ def test_audit_log_is_append_only_in_the_database_and_the_orm(factory, team):
         s.commit()
         n = s.scalar(select(func.count()).select_from(AuditEntry))
     engine = factory.kw["bind"]
+    with factory() as s:
+        first = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).first().id
     statements = ["UPDATE audit_log SET action = 'forged'", "DELETE FROM audit_log"]
     if engine.dialect.name == "postgresql":
-        statements.append("TRUNCATE audit_log")
+        statements += ["TRUNCATE audit_log",
+                       f"INSERT INTO audit_log (id, at, action, entity, entity_id) VALUES ({first}, now(), 'forged', 'x', '1') "
+                       "ON CONFLICT (id) DO UPDATE SET action = 'forged'"]
+    else:  # REPLACE deletes the conflicting row without firing the DELETE trigger: refused by an INSERT trigger
+        statements += [f"{verb} INTO audit_log (id, at, action, entity, entity_id) VALUES ({first}, CURRENT_TIMESTAMP, 'forged', 'x', '1')"
+                       for verb in ("REPLACE", "INSERT OR REPLACE")]
     for sql in statements:
         with pytest.raises(DBAPIError, match="append-only"):
             with engine.begin() as conn:
@@ -261,7 +268,7 @@ def test_users_and_tokens_commands(db_url, monkeypatch, capsys):
 # --------------------------------------------------------------------------- permissions
 
 EXPECTED_ACTIONS = {
-    "admin": set(permissions.ACTIONS),
+    "admin": set(permissions.ACTIONS) - {"appeal"},  # an appeal is the agent's own
     "supervisor": {"review", "assign", "dispute", "sign_off", "see_unmasked", "view_queue", "view_agreement", "export_labels",
                    "view_audit"},
     "inspector": {"review", "dispute", "view_queue"},
@@ -452,6 +459,8 @@ def test_sign_off_refuses_a_supervisor_who_reviewed_it(factory, team, cfg):
         review.submit_review(s, r2, human_score=70, actor=i1, config=cfg)
         with pytest.raises(review.NotAllowed, match="复核人"):
             review.sign_off(s, d, final_score=75, decision="overturned", actor=sup)
+        with pytest.raises(review.NotAllowed, match="提出该争议"):  # sup2 raised it: someone else signs it off
+            review.sign_off(s, d, decision="upheld", actor=U(s, team, "sup2"), config=cfg)
         review.sign_off(s, d, final_score=85, decision="upheld", actor=U(s, team, "admin"), config=cfg)
         assert review.counted_review(s, conv).id == r1.id and d.decision == "维持原结果"
 
@@ -525,7 +534,9 @@ def test_reveal_pii_is_audited_and_limited(factory, team):
     with factory() as s:
         conv = add_conv(s, "c-5")
         with pytest.raises(review.NotAllowed):
-            review.reveal_pii(s, conv, U(s, team, "insp1"))
+            review.reveal_pii(s, conv, U(s, team, "insp1"), "想看看")
+        with pytest.raises(review.WorkflowError, match="须填写理由"):
+            review.reveal_pii(s, conv, U(s, team, "sup"), "  ")
         review.reveal_pii(s, conv, U(s, team, "sup"), "客户投诉核实电话")
         (row,) = audit_rows(s, "pii.reveal")
         assert row.user_id == team["sup"] and row.after == {"reason": "客户投诉核实电话"}

@@ -64,7 +64,8 @@ def reviewed(db_url, run_copy, cfg):
         do_review(c, i1, ["rejected", "rejected"], score=95, issue_type=types[0])
         d = review.open_dispute(s, c, "dispute", "两项都不是误报", sup)
         r2 = do_review(c, i2, ["confirmed", "confirmed"], score=70, issue_type=types[5], sentiment="negative")
-        review.sign_off(s, d, final_score=72, decision="overturned", actor=sup2, config=cfg)
+        review.sign_off(s, d, final_score=72, decision="overturned", comment="结束语属实,酌情加 2 分", actor=sup2,
+                       config=cfg)
         decided["counted"][c.ext_id] = r2.id
         decided["labels"][c.ext_id] = (types[5], "negative")
         # 5: disputed and still open — nothing counts; 6: a draft — nothing counts

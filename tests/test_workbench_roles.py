@@ -63,13 +63,15 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/conversations/{conv_id}/missed/{finding_id}/delete"): only("admin", "supervisor", "inspector"),
     ("POST", "/conversations/{conv_id}/submit"): only("admin", "supervisor", "inspector"),
     ("POST", "/conversations/{conv_id}/dispute"): only("admin", "supervisor", "inspector"),
-    ("POST", "/conversations/{conv_id}/appeal"): only("agent", "admin"),  # admin: everything (permissions.POLICY)
+    ("POST", "/conversations/{conv_id}/appeal"): only("agent"),  # the agent's own voice: not even an admin
     ("GET", "/disputes"): only("admin", "supervisor"),
     ("POST", "/disputes/{dispute_id}/sign-off"): only("admin", "supervisor"),
     ("GET", "/agreement"): only("admin", "supervisor"),
     ("GET", "/users"): only("admin"),
     ("POST", "/users"): only("admin"),
     ("POST", "/users/{user_id}/deactivate"): only("admin"),
+    ("POST", "/users/{user_id}/sign-out"): only("admin"),
+    ("POST", "/users/{user_id}/unlock"): only("admin"),
     ("GET", "/audit"): only("admin", "supervisor"),
     ("GET", "/static"): {r: OK for r in ROLES},  # the stylesheet and script: public, no data
     ("GET", "/api/v1/health"): {r: OK for r in ROLES},  # liveness for monitoring, no data
@@ -157,7 +159,7 @@ def site(tmp_path_factory, workbench_run_dir) -> Site:
         states["reviewed"] = reviewed.id  # the agent may appeal it; insp (who reviewed it) may dispute it
         second = _pick(s, own_with_findings, used)
         reviewed_by(insp, second)
-        d = workflow.open_dispute(s, second, "dispute", "第二句判定有误", sup)
+        d = workflow.open_dispute(s, second, "dispute", "第二句判定有误", insp)  # not sup: the raiser may not sign off
         workflow.assign(s, [second.id], insp2, sup)
         workflow.submit_review(s, workflow.start_review(s, second, insp2), actor=insp2, config=cfg)
         states["second_reviewed"], states["dispute"] = second.id, d.id
@@ -226,6 +228,8 @@ def _case(site: Site, method: str, path: str, role: str, url: str) -> tuple[str,
                 params["finding_id"] = added.id
                 s.commit()
         engine.dispose()
+    elif path.endswith("/reveal"):
+        form = {"reason": "核实来电号码"}
     elif path.endswith("/submit"):
         form = {"human_score": "80", "comment": "ok"}
     elif path.endswith("/dispute"):
@@ -235,7 +239,7 @@ def _case(site: Site, method: str, path: str, role: str, url: str) -> tuple[str,
         params["conv_id"] = st["reviewed"]
         form = {"reason": "我已经道歉了"}
     elif path.endswith("/sign-off"):
-        form = {"final_score": "88", "decision": "overturned"}
+        form = {"final_score": "88", "decision": "overturned", "comment": "第二轮属实,酌情调整", "confirm": "yes"}
     elif path == "/users" and method == "POST":
         form = {"username": f"new_{role}", "display_name": "新人", "role": "inspector", "password": PASSWORD}
     concrete = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(params[m.group(1)]), path)
@@ -331,9 +335,10 @@ def test_an_agent_cannot_reach_another_agents_conversation_by_id(site, read_only
 
     app = create_app(site.config, url)
     client, token = _client(site, app, "agent")
+    logged = _audit_count(url, site.ids["agent"])  # the agent's own login
     r = client.post(f"/conversations/{others[0]}/appeal", data={"reason": "不是我的", "csrf_token": token})
     assert r.status_code == 404
-    assert _audit_count(url, site.ids["agent"]) == 0
+    assert _audit_count(url, site.ids["agent"]) == logged
     app.state.engine.dispose()
 
 
@@ -442,3 +447,27 @@ def test_pii_is_masked_in_every_conversation_page(site, read_only_app, role):
         assert html.count('class="pii"') >= sum(len(sp) for sp in c.pii)
     if role == "supervisor":
         assert {"phone", "email", "id_card"} <= labels
+
+
+ID_ROUTES = sorted((m, p) for (m, p) in EXPECTED if "_id}" in p)
+
+
+@pytest.mark.parametrize("method, path", ID_ROUTES)
+@pytest.mark.parametrize("role", ["admin", "agent", "anonymous"])
+def test_an_id_beyond_64_bits_is_404_on_every_route(site, read_only_app, method, path, role):
+    client, token = _client(site, read_only_app, role)
+    for bad in ("99999999999999999999", "9223372036854775808", "0x10", "１２"):
+        url = re.sub(r"\{\w+\}", bad, path)
+        r = client.request(method, url, data={"csrf_token": token} if method == "POST" else None, follow_redirects=False)
+        assert r.status_code == 404, (url, r.status_code)
+
+
+def test_ids_in_forms_and_query_strings_beyond_64_bits_are_refused_not_500(site, read_only_app):
+    client, token = _client(site, read_only_app, "supervisor")
+    huge = "9" * 20
+    assert client.get(f"/queue?assignee={huge}&page={huge}").status_code in (200, 400)
+    assert client.get(f"/audit?user={huge}&page={huge}").status_code == 200
+    r = client.post("/queue/assign", data={"csrf_token": token, "conv_ids": [huge], "inspector": huge, "mode": "assign"},
+                    follow_redirects=False)
+    assert r.status_code == 303  # "请先勾选要分配的会话": a form error, nothing changed
+

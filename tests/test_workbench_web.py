@@ -258,33 +258,79 @@ def test_wrong_password_is_401_and_recorded(site):
         assert s.scalar(select(LoginAttempt.ok).where(LoginAttempt.username == "insp").order_by(LoginAttempt.id.desc())) is False
 
 
-def test_session_ends_when_the_login_is_too_old_the_user_is_deactivated_or_the_password_changes(site, tmp_path):
+def _session_row(site, client):
+    from pipeline.workbench.db import WebSession
+
+    token = site["app"].state.codec.loads(client.cookies.get(auth.SESSION_COOKIE))["sid"]
+    with site["factory"]() as s:
+        return s.scalar(select(WebSession).where(WebSession.token_sha256 == auth._token_sha256(token)))
+
+
+def _refused(client) -> bool:
+    r = client.get("/my", follow_redirects=False)
+    return r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+@pytest.mark.parametrize("column, by", [("created_at", "session_max_age_s"), ("last_seen_at", "session_idle_s")])
+def test_session_ends_after_the_absolute_and_the_idle_timeout(site, column, by):
+    from pipeline.workbench.db import WebSession
+
     client = client_for(site, "insp2")
     assert client.get("/my").status_code == 200
-    codec = site["app"].state.codec
-    session = codec.loads(client.cookies.get(auth.SESSION_COOKIE))
-    old = dict(session, iat=session["iat"] - site["config"]["workbench"]["session_max_age_s"] - 1)
-    stale = TestClient(site["app"], base_url="https://testserver", cookies={auth.SESSION_COOKIE: codec.dumps(old)})
-    r = stale.get("/my", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    row = _session_row(site, client)
+    limit = site["config"]["workbench"][by]
+    with site["factory"]() as s:
+        r = s.get(WebSession, row.id)
+        # just inside the limit the login lives (and a request refreshes last_seen_at) …
+        setattr(r, column, datetime.now(timezone.utc) - timedelta(seconds=limit - 30))
+        s.commit()
+    assert not _refused(client)
+    with site["factory"]() as s:
+        r = s.get(WebSession, row.id)
+        setattr(r, column, datetime.now(timezone.utc) - timedelta(seconds=limit + 1))
+        s.commit()
+    assert _refused(client)
+    with site["factory"]() as s:
+        assert s.get(WebSession, row.id) is None  # the timed-out login is gone from the database
+
+
+def test_session_ends_when_the_user_is_deactivated_or_the_password_changes(site):
+    client = client_for(site, "insp2")
+    assert client.get("/my").status_code == 200
     with site["factory"]() as s:
         user = users.authenticate(s, "insp2", PASSWORD, site["config"])
         users.set_password(s, user, PASSWORD + "!", config=site["config"])
         s.commit()
-    r = client.get("/my", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert _refused(client)
     with site["factory"]() as s:
         user = users.authenticate(s, "insp2", PASSWORD + "!", site["config"])
         users.set_password(s, user, PASSWORD, config=site["config"])
         s.commit()
+    client = client_for(site, "insp2")
+    with site["factory"]() as s:
+        user = s.get(users.User, site["ids"]["insp2"])
+        users.set_active(s, user, False)
+        s.commit()
+    assert _refused(client)
+    with site["factory"]() as s:
+        users.set_active(s, s.get(users.User, site["ids"]["insp2"]), True)
+        s.commit()
+    assert _refused(client)  # reactivation does not bring an ended login back
 
 
-def test_logout_ends_the_session(site):
+def test_logout_ends_the_session_and_a_replayed_cookie_is_refused(site):
     client = client_for(site, "agent")
+    copied = client.cookies.get(auth.SESSION_COOKIE)
     token = csrf_of(client.get("/my").text)
     r = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
-    assert client.get("/my", follow_redirects=False).headers["location"].startswith("/login")
+    assert _refused(client)
+    replay = TestClient(site["app"], base_url="https://testserver", cookies={auth.SESSION_COOKIE: copied})
+    assert _refused(replay)  # the signed cookie is intact, but its login no longer exists
+    with site["factory"]() as s:
+        actions = [a for (a,) in s.execute(select(AuditEntry.action).where(AuditEntry.entity == "users",
+                                                                               AuditEntry.entity_id == str(site["ids"]["agent"])))]
+    assert actions[-2:] == ["login", "logout"]
 
 
 # --- the queue -----------------------------------------------------------------------------------------
@@ -427,12 +473,14 @@ def test_reveal_is_for_supervisors_audited_and_shown_once(site):
     assert inspector.post(f"/conversations/{conv.id}/reveal", data={"csrf_token": token}).status_code == 403
     sup = client_for(site, "sup")
     token = csrf_of(sup.get(f"/conversations/{conv.id}").text)
-    r = sup.post(f"/conversations/{conv.id}/reveal", data={"csrf_token": token})
+    r = sup.post(f"/conversations/{conv.id}/reveal", data={"csrf_token": token, "reason": "  "})
+    assert r.status_code == 400 and raw not in r.text and "请填写查看个人信息的理由" in r.text
+    r = sup.post(f"/conversations/{conv.id}/reveal", data={"csrf_token": token, "reason": "核实客户来电号码"})
     assert r.status_code == 200 and raw in r.text and "已记入审计日志" in r.text
     assert raw not in sup.get(f"/conversations/{conv.id}").text
     with site["factory"]() as s:
         rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "pii.reveal", AuditEntry.entity_id == str(conv.id))).all()
-        assert [r.user_id for r in rows] == [site["ids"]["sup"]]
+        assert [(r.user_id, r.after["reason"]) for r in rows] == [(site["ids"]["sup"], "核实客户来电号码")]
 
 
 def test_review_over_http_confirm_reject_missed_and_submit(site):

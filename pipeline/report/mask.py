@@ -11,17 +11,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-_LABELS = ("phone", "id_card", "bank_card", "email")
+from ..privacy import mask_free_text
 
 
 @lru_cache(maxsize=65536)
 def mask_pii(text: str | None, mask_char: str = "*") -> str | None:
-    if not text:
-        return text
-    from ..privacy import mask_text, might_contain_pii, scan_characters
-    from ..schema import Span
-
-    if not might_contain_pii(text):
-        return text
-    spans = [Span(s, e, label) for s, e, label, _ in scan_characters(text, _LABELS)]
-    return mask_text(text, spans, mask_char) if spans else text
+    """:func:`pipeline.privacy.mask_free_text`, cached: a report shows the same evidence many times."""
+    return mask_free_text(text, mask_char)

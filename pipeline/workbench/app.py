@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import ConfigError, load_config, resolve_path
-from pipeline.workbench import api, auth, database, permissions, queue, transcript, users
+from pipeline.workbench import api, audit, auth, database, permissions, queue, transcript, users
+from pipeline.workbench.ids import parse_id
 from pipeline.workbench import review as workflow
 from pipeline.workbench.db import ROLES, AuditEntry, Conversation, Dispute, Finding, Review, Run, User
 
@@ -58,7 +59,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-NO_SESSION_PREFIXES = ("/static/", "/api/")  # bearer-token API and files: no cookie session
+NO_SESSION_PREFIXES = ("/static/", "/api/")
+LOGIN_BUSY_RETRY_S = 2  # Retry-After when every password-hashing slot is busy  # bearer-token API and files: no cookie session
 
 
 class LoginRequired(Exception):
@@ -95,6 +97,8 @@ def create_app(config: dict | None = None, database_url: str | None = None) -> F
     app.state.engine = engine
     app.state.session_factory = factory
     app.state.codec = codec
+    app.state.session_policy = auth.SessionPolicy.from_config(wb)
+    app.state.hash_pool = auth.HashPool(int(wb["login_concurrent_hashes"]))
     app.state.tz = tz
     templates = _templates(tz, config)
     app.state.templates = templates
@@ -108,15 +112,26 @@ def create_app(config: dict | None = None, database_url: str | None = None) -> F
     return app
 
 
-def serve(config: dict | None, host: str | None = None, port: int | None = None, database_url: str | None = None) -> None:
+def serve(config: dict | None, host: str | None = None, port: int | None = None, database_url: str | None = None,
+          forwarded_allow_ips: str | None = None) -> None:
     """Run the workbench with uvicorn (``zhijian serve``); blocks until stopped."""
     import uvicorn
 
     config = config if config is not None else load_config()
     wb = config["workbench"]
     app = create_app(config, database_url)
-    # proxy_headers: behind a reverse proxy on this host, the client address (login rate limit) is the real one
-    uvicorn.run(app, host=host or wb["host"], port=int(port or wb["port"]), proxy_headers=True, server_header=False)
+    uvicorn.run(app, host=host or wb["host"], port=int(port or wb["port"]), server_header=False,
+                **proxy_settings(wb["forwarded_allow_ips"] if forwarded_allow_ips is None else forwarded_allow_ips))
+
+
+def proxy_settings(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's proxy options: X-Forwarded-For is believed only from the proxies configured
+    (``workbench.forwarded_allow_ips`` / ``--forwarded-allow-ips``); with none, never — otherwise any
+    client could pick its own address and step around the per-address login limit."""
+    trusted = (forwarded_allow_ips or "").strip()
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 def _templates(tz: ZoneInfo, config: dict) -> Jinja2Templates:
@@ -146,8 +161,11 @@ def _templates(tz: ZoneInfo, config: dict) -> Jinja2Templates:
     def percent(value: Any) -> str:
         return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.0f}%"
 
+    # every {{ … }} is masked unless marked transcript.Unmasked (an audited reveal): one masking path
+    env.finalize = lambda value: transcript.shown_text(value, mask_char)
     env.filters.update(local_time=local_time, number=number, percent=percent,
                        masked=lambda text: transcript.mask_free_text(text, mask_char),
+                       unmasked=lambda text: transcript.Unmasked(text) if isinstance(text, str) else text,
                        as_json=lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True))
     env.globals.update(ROLE_LABELS=ROLE_LABELS, VERDICT_LABELS=VERDICT_LABELS, STATUS_LABELS=workflow.STATUS_LABELS,
                        REASON_LABELS=queue.REASON_LABELS, DISPUTE_KIND_LABELS=DISPUTE_KIND_LABELS,
@@ -168,8 +186,6 @@ def _add_session_middleware(app: FastAPI, codec: auth.SessionCodec, wb: dict) ->
         with_session = not request.url.path.startswith(NO_SESSION_PREFIXES)
         if with_session:
             session = codec.loads(request.cookies.get(auth.SESSION_COOKIE))
-            if "uid" in session and not _session_fresh(session, max_age):
-                session = {}
             before = json.dumps(session, sort_keys=True)  # a new or reset session differs from this: its cookie is set
             if "csrf" not in session:
                 session["csrf"] = auth.new_csrf_token()
@@ -186,12 +202,6 @@ def _add_session_middleware(app: FastAPI, codec: auth.SessionCodec, wb: dict) ->
             # pages show conversation data: never kept in a browser or proxy cache
             response.headers["Cache-Control"] = "no-store"
         return response
-
-
-def _session_fresh(session: dict, max_age_s: int) -> bool:
-    """A login lasts ``session_max_age_s`` from the moment of login, however often the cookie is rewritten."""
-    iat = session.get("iat")
-    return isinstance(iat, (int, float)) and 0 <= datetime.now(timezone.utc).timestamp() - iat < max_age_s
 
 
 def _session(request: Request) -> dict:
@@ -224,7 +234,7 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 def current_user(request: Request, db: Session = Depends(get_db)) -> User | None:
-    return auth.session_user(db, _session(request))
+    return auth.session_user(db, _session(request), request.app.state.session_policy)
 
 
 def require_login(user: User | None = Depends(current_user)) -> User:
@@ -264,7 +274,7 @@ def _add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
         return templates.TemplateResponse(
             request, "error.html",
             {"title": titles.get(exc.status_code, "出错了"), "detail": detail, "status": exc.status_code, "user": None,
-             "csrf": _session(request).get("csrf", ""), "flashes": [], "nav": []},
+             "csrf": transcript.Unmasked(_session(request).get("csrf", "")), "flashes": [], "nav": []},
             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
@@ -292,7 +302,7 @@ def _nav(user: User | None) -> list[tuple[str, str]]:
 def render(request: Request, name: str, user: User | None, context: dict[str, Any] | None = None, status: int = 200):
     session = _session(request)
     flashes = session.pop("flash", [])
-    base = {"user": user, "csrf": session["csrf"], "flashes": flashes, "nav": _nav(user), "path": request.url.path}
+    base = {"user": user, "csrf": transcript.Unmasked(session["csrf"]), "flashes": flashes, "nav": _nav(user), "path": request.url.path}
     return request.app.state.templates.TemplateResponse(request, name, {**base, **(context or {})}, status_code=status)
 
 
@@ -311,9 +321,9 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _visible_conversation(db: Session, user: User, conv_id: int) -> Conversation:
-    conv = db.get(Conversation, conv_id)
-    if conv is None or not permissions.can_view_conversation(user, conv):
+def _visible_conversation(db: Session, user: User, conv_id: int | None, inspector_sees: str) -> Conversation:
+    conv = db.get(Conversation, conv_id) if conv_id is not None else None
+    if conv is None or not permissions.can_view_conversation(user, conv, inspector_sees):
         # the same answer for "doesn't exist" and "not yours": ids reveal nothing
         raise HTTPException(404, NOT_FOUND_MESSAGE)
     return conv
@@ -423,6 +433,8 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
     wb = config["workbench"]
     page_size = int(wb["queue_page_size"])
     mask_char = config["privacy"]["mask_char"]
+    inspector_sees = str(wb["inspector_sees"])
+    permissions.check_inspector_sees(inspector_sees)  # a bad value fails at start, not on a page
 
     @app.get("/")
     def home(user: User = Depends(require_login)):
@@ -441,9 +453,7 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
         nxt = _safe_next(form.get("next"), "")
         ctx = {"next": nxt, "username": username}
         client = _client(request)
-        block = auth.login_blocked(db, username, client, max_failures_per_user=int(wb["login_max_failures"]),
-                                   max_failures_per_client=int(wb["login_max_failures_per_client"]),
-                                   window_s=int(wb["login_window_s"]))
+        block = _login_block(db, username, client)
         if block is not None:
             wait_s = max(1, math.ceil((block.until - datetime.now(timezone.utc)).total_seconds()))
             resp = render(request, "login.html", None, {**ctx, "error": auth.retry_message(block, tz=app.state.tz)}, 429)
@@ -451,18 +461,40 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
             return resp
         if not username or not password:
             return render(request, "login.html", None, {**ctx, "error": "请填写用户名和密码。"}, 400)
-        user = users.authenticate(db, username, password, app.state.config)
+        try:
+            with app.state.hash_pool.slot():
+                user = users.authenticate(db, username, password, app.state.config)
+        except auth.HashPoolFull:
+            # a flood of logins: refused before hashing, so the pages stay fast (not counted as a failure)
+            resp = render(request, "login.html", None, {**ctx, "error": "登录请求过多,请稍后几秒再试。"}, 429)
+            resp.headers["Retry-After"] = str(LOGIN_BUSY_RETRY_S)
+            return resp
         auth.record_login_attempt(db, username, client, ok=user is not None)
-        db.commit()
         if user is None:
+            audit.record(db, None, "login.failed", "logins", auth.username_key(username), None, {"client": client})
+            db.flush()
+            lock = _login_block(db, username, client)
+            if lock is not None:
+                audit.record(db, None, "login.lock", "logins", auth.username_key(username), None,
+                             {"client": client, "by": lock.by, "until": lock.until})
+            db.commit()
             return render(request, "login.html", None, {**ctx, "error": "用户名或密码错误,或账号已停用。"}, 401)
-        session = auth.login_session(user)
-        session["iat"] = int(datetime.now(timezone.utc).timestamp())
-        request.state.session = session
+        request.state.session = auth.start_session(db, user, client)
+        audit.record(db, user, "login", "users", user.id, None, {"client": client})
+        db.commit()
         return RedirectResponse(nxt or _home(user), status_code=303)
 
+    def _login_block(db: Session, username: str, client: str) -> auth.LoginBlock | None:
+        return auth.login_blocked(db, username, client, max_failures_per_user=int(wb["login_max_failures"]),
+                                  max_failures_per_client=int(wb["login_max_failures_per_client"]),
+                                  window_s=int(wb["login_window_s"]))
+
     @app.post("/logout")
-    def logout(request: Request, form: Any = Depends(checked_form)):
+    def logout(request: Request, form: Any = Depends(checked_form), db: Session = Depends(get_db)):
+        uid = auth.end_session(db, _session(request))
+        if uid is not None:
+            audit.record(db, db.get(User, uid), "logout", "users", uid, None, {"client": _client(request)})
+        db.commit()
         request.state.session = {"csrf": auth.new_csrf_token(), "flash": [["ok", "您已退出登录。"]]}
         return RedirectResponse("/login", status_code=303)
 
@@ -470,8 +502,8 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
     @app.get("/queue")
     def queue_view(request: Request, user: User = Depends(require("view_queue")), db: Session = Depends(get_db)):
         filters = queue.parse_filters(request.query_params)
-        page = queue.queue_page(db, user, filters, page_size)
-        ctx = {"filters": filters, "page": page, "options": queue.filter_options(db, user), "sorts": queue.SORTS,
+        page = queue.queue_page(db, user, filters, page_size, inspector_sees=inspector_sees)
+        ctx = {"filters": filters, "page": page, "options": queue.filter_options(db, user, inspector_sees), "sorts": queue.SORTS,
                "grades": queue.GRADES, "statuses": workflow.STATUS_LABELS,
                "can_assign": permissions.can(user, "assign"),
                "inspectors": _inspectors(db) if permissions.can(user, "assign") else [],
@@ -483,12 +515,12 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
                db: Session = Depends(get_db)):
         back = _safe_next(form.get("next"), "/queue")
         try:
-            ids = [int(v) for v in form.getlist("conv_ids") if str(v).isdigit()]
+            ids = [i for i in map(parse_id, form.getlist("conv_ids")) if i is not None]
             if not ids:
                 raise FormError("请先勾选要分配的会话")
-            convs = [_visible_conversation(db, user, i) for i in ids]
+            convs = [_visible_conversation(db, user, i, inspector_sees) for i in ids]
             if form.get("mode") == "round_robin":
-                chosen = [int(v) for v in form.getlist("inspectors") if str(v).isdigit()]
+                chosen = [i for i in map(parse_id, form.getlist("inspectors")) if i is not None]
                 pool = [u for u in _inspectors(db) if not chosen or u.id in chosen]
                 if not pool:
                     raise FormError("没有可分配的在岗质检员:请先在「用户」页创建质检员账号")
@@ -496,7 +528,7 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
                 msg = f"已将 {len(convs)} 条会话轮流分配给 {len(pool)} 位质检员。"
             else:
                 target = _field(form, "inspector")
-                inspector = db.get(User, int(target)) if target.isdigit() else None
+                inspector = db.get(User, parse_id(target)) if parse_id(target) is not None else None
                 if inspector is None or not inspector.active or not permissions.can(inspector, "review"):
                     raise FormError("请选择一位在岗的质检员")
                 workflow.assign(db, [c.id for c in convs], inspector, actor=user)
@@ -517,20 +549,23 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
             filters.status = filters.status if "status" in request.query_params else "all"
         else:
             filters.assignee = user.id
-        page = queue.queue_page(db, user, filters, page_size, flagged_only=False)
+        page = queue.queue_page(db, user, filters, page_size, flagged_only=False, inspector_sees=inspector_sees)
         return render(request, "my.html", user, {"filters": filters, "page": page, "statuses": workflow.STATUS_LABELS})
 
     # -- one conversation --
-    @app.get("/conversations/{conv_id:int}")
+    @app.get("/conversations/{conv_id:id}")
     def conversation(request: Request, conv_id: int, user: User = Depends(require_login), db: Session = Depends(get_db)):
-        conv = _visible_conversation(db, user, conv_id)
+        conv = _visible_conversation(db, user, conv_id, inspector_sees)
         return _conversation_response(request, db, user, conv)
 
-    @app.post("/conversations/{conv_id:int}/reveal")
+    @app.post("/conversations/{conv_id:id}/reveal")
     def reveal(request: Request, conv_id: int, user: User = Depends(require("see_unmasked")),
                form: Any = Depends(checked_form), db: Session = Depends(get_db)):
-        conv = _visible_conversation(db, user, conv_id)
-        workflow.reveal_pii(db, conv, user, _field(form, "reason") or None)
+        conv = _visible_conversation(db, user, conv_id, inspector_sees)
+        reason = _field(form, "reason")
+        if not reason:
+            return _conversation_response(request, db, user, conv, error="请填写查看个人信息的理由(记入审计日志)。", status=400)
+        workflow.reveal_pii(db, conv, user, reason)
         db.commit()
         # shown once, in this response only (no-store): reloading the page masks again
         return _conversation_response(request, db, user, conv, reveal=True)
@@ -546,14 +581,14 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
         flash(request, done)
         return RedirectResponse(f"/conversations/{conv.id}{anchor}", status_code=303)
 
-    @app.post("/conversations/{conv_id:int}/verdict")
+    @app.post("/conversations/{conv_id:id}/verdict")
     def verdict(request: Request, conv_id: int, user: User = Depends(require("review")), form: Any = Depends(checked_form),
                 db: Session = Depends(get_db)):
-        conv = _visible_conversation(db, user, conv_id)
+        conv = _visible_conversation(db, user, conv_id, inspector_sees)
 
         def act():
             fid = _field(form, "finding_id")
-            finding = db.get(Finding, int(fid)) if fid.isdigit() else None
+            finding = db.get(Finding, parse_id(fid)) if parse_id(fid) is not None else None
             if finding is None or finding.conversation_id != conv.id:
                 raise FormError("该发现不属于这条会话:请刷新页面后重试")
             value = _field(form, "verdict")
@@ -564,19 +599,20 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
 
         return _conversation_action(request, db, user, conv, act, "已保存判定。", f"#f-{_field(form, 'finding_id')}")
 
-    @app.post("/conversations/{conv_id:int}/missed")
+    @app.post("/conversations/{conv_id:id}/missed")
     def missed(request: Request, conv_id: int, user: User = Depends(require("review")), form: Any = Depends(checked_form),
                db: Session = Depends(get_db)):
-        conv = _visible_conversation(db, user, conv_id)
+        conv = _visible_conversation(db, user, conv_id, inspector_sees)
 
         def act():
             rule = _field(form, "rule")
             if not rule:
                 raise FormError("请填写漏检的规则编号,例如 forbidden.phrase")
             raw_turn = _field(form, "turn")
-            if not raw_turn.isdigit() or not 1 <= int(raw_turn) <= len(conv.turns):
+            turn_no = parse_id(raw_turn)
+            if turn_no is None or turn_no > len(conv.turns):
                 raise FormError(f"句子序号「{raw_turn}」无效:请填写 1–{len(conv.turns)} 之间的整数")
-            turn = int(raw_turn) - 1
+            turn = turn_no - 1
             start, end = _locate(conv, turn, _field(form, "evidence"), mask_char)
             top = _max_score(config)
             points = _score_field(form, "points", "分值", required=True, low=-top, high=top)
@@ -590,10 +626,10 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
 
         return _conversation_action(request, db, user, conv, act, "已添加漏检。", "#review")
 
-    @app.post("/conversations/{conv_id:int}/missed/{finding_id:int}/delete")
+    @app.post("/conversations/{conv_id:id}/missed/{finding_id:id}/delete")
     def remove_missed(request: Request, conv_id: int, finding_id: int, user: User = Depends(require("review")),
                       form: Any = Depends(checked_form), db: Session = Depends(get_db)):
-        conv = _visible_conversation(db, user, conv_id)
+        conv = _visible_conversation(db, user, conv_id, inspector_sees)
 
         def act():
             finding = db.get(Finding, finding_id)
@@ -603,10 +639,10 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
 
         return _conversation_action(request, db, user, conv, act, "已删除这条漏检。", "#review")
 
-    @app.post("/conversations/{conv_id:int}/submit")
+    @app.post("/conversations/{conv_id:id}/submit")
     def submit(request: Request, conv_id: int, user: User = Depends(require("review")), form: Any = Depends(checked_form),
                db: Session = Depends(get_db)):
-        conv = _visible_conversation(db, user, conv_id)
+        conv = _visible_conversation(db, user, conv_id, inspector_sees)
 
         def act():
             score = _score_field(form, "human_score", "人工得分", required=False, low=0, high=_max_score(config))
@@ -619,16 +655,16 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
 
         return _conversation_action(request, db, user, conv, act, "复核已提交。")
 
-    @app.post("/conversations/{conv_id:int}/dispute")
+    @app.post("/conversations/{conv_id:id}/dispute")
     def dispute(request: Request, conv_id: int, user: User = Depends(require("dispute")), form: Any = Depends(checked_form),
                 db: Session = Depends(get_db)):
-        conv = _visible_conversation(db, user, conv_id)
+        conv = _visible_conversation(db, user, conv_id, inspector_sees)
         return _open_dispute(request, db, user, conv, form, "dispute")
 
-    @app.post("/conversations/{conv_id:int}/appeal")
+    @app.post("/conversations/{conv_id:id}/appeal")
     def appeal(request: Request, conv_id: int, user: User = Depends(require("appeal")), form: Any = Depends(checked_form),
                db: Session = Depends(get_db)):
-        conv = _visible_conversation(db, user, conv_id)
+        conv = _visible_conversation(db, user, conv_id, inspector_sees)
         return _open_dispute(request, db, user, conv, form, "appeal")
 
     def _open_dispute(request, db, user, conv, form, kind):
@@ -658,26 +694,32 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
         return render(request, "disputes.html", user, {"rows": rows, "state": state, "people": people, "rounds": rounds,
                                                        "inspectors": _inspectors(db), "decisions": workflow.DECISIONS})
 
-    @app.post("/disputes/{dispute_id:int}/sign-off")
+    @app.post("/disputes/{dispute_id:id}/sign-off")
     def sign_off(request: Request, dispute_id: int, user: User = Depends(require("sign_off")),
                  form: Any = Depends(checked_form), db: Session = Depends(get_db)):
         d = db.get(Dispute, dispute_id)
         if d is None:
             raise HTTPException(404, "找不到该争议。")
-        conv = _visible_conversation(db, user, d.conversation_id)
+        conv = _visible_conversation(db, user, d.conversation_id, inspector_sees)
+        fields = {k: _field(form, k) for k in ("decision", "final_score", "comment")}
         try:
-            final = _score_field(form, "final_score", "最终得分", required=True, low=0, high=_max_score(config))
-            decision = _field(form, "decision")
-            if decision not in workflow.DECISIONS:
+            final = _score_field(form, "final_score", "最终得分", required=False, low=0, high=_max_score(config))
+            if fields["decision"] not in workflow.DECISIONS:
                 raise FormError("请选择签核结论:维持原结果或改判")
-            workflow.sign_off(db, d, final_score=final, decision=decision, comment=_field(form, "comment") or None, actor=user,
-                            config=config)
+            if form.get("confirm") != "yes":
+                # irreversible: first show what will be recorded, then sign off on a second, explicit click
+                plan = workflow.plan_sign_off(db, d, decision=fields["decision"], final_score=final, comment=fields["comment"],
+                                              config=config)
+                return render(request, "sign_off_confirm.html", user, {"d": d, "c": conv, "plan": plan, "fields": fields,
+                                                                        "decisions": workflow.DECISIONS})
+            d = workflow.sign_off(db, d, final_score=final, decision=fields["decision"], comment=fields["comment"] or None,
+                                  actor=user, config=config)
         except _workflow_errors() as e:
             db.rollback()
             flash(request, str(e), "error")
-            return RedirectResponse("/disputes", status_code=303)
+            return RedirectResponse(f"/disputes#d-{dispute_id}", status_code=303)
         db.commit()
-        flash(request, f"会话 {conv.ext_id} 已签核,最终得分 {final:g}。")
+        flash(request, f"会话 {conv.ext_id} 已签核({workflow.DECISIONS[d.state]}),最终得分 {d.final_score:g}。")
         return RedirectResponse("/disputes", status_code=303)
 
     # -- agreement --
@@ -696,8 +738,10 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
 
     def _users_response(request, db, user, error=None, form=None, status=200):
         people = list(db.scalars(select(User).order_by(User.active.desc(), User.role, User.username)))
+        locked = {p.id: b for p in people if (b := _login_block(db, p.username, "")) is not None and b.by == "username"}
         return render(request, "users.html", user, {"people": people, "roles": ROLES, "error": error, "form": form or {},
-                                                    "min_password": int(wb["password_min_length"])}, status)
+                                                    "min_password": int(wb["password_min_length"]),
+                                                    "sessions": auth.active_sessions(db), "locked": locked}, status)
 
     @app.post("/users")
     def create_user(request: Request, user: User = Depends(require("manage_users")), form: Any = Depends(checked_form),
@@ -714,19 +758,40 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
         flash(request, f"已创建用户 {created.username}({ROLE_LABELS[created.role]})。")
         return RedirectResponse("/users", status_code=303)
 
-    @app.post("/users/{user_id:int}/deactivate")
+    @app.post("/users/{user_id:id}/deactivate")
     def deactivate(request: Request, user_id: int, user: User = Depends(require("manage_users")),
                    form: Any = Depends(checked_form), db: Session = Depends(get_db)):
-        target = db.get(User, user_id)
-        if target is None:
-            raise HTTPException(404, "找不到该用户。")
+        target = _target_user(db, user_id)
         if target.id == user.id:
             flash(request, "不能停用自己的账号:请让另一位管理员操作。", "error")
             return RedirectResponse("/users", status_code=303)
         users.set_active(db, target, False, actor=user)
+        return _users_done(request, db, f"已停用用户 {target.username};其登录立即失效。")
+
+    def _target_user(db: Session, user_id: int) -> User:
+        target = db.get(User, user_id)
+        if target is None:
+            raise HTTPException(404, "找不到该用户。")
+        return target
+
+    def _users_done(request: Request, db: Session, message: str):
         db.commit()
-        flash(request, f"已停用用户 {target.username};其登录立即失效。")
+        flash(request, message)
         return RedirectResponse("/users", status_code=303)
+
+    @app.post("/users/{user_id:id}/sign-out")
+    def sign_out_everywhere(request: Request, user_id: int, user: User = Depends(require("manage_users")),
+                            form: Any = Depends(checked_form), db: Session = Depends(get_db)):
+        target = _target_user(db, user_id)
+        ended = users.sign_out_everywhere(db, target, actor=user)
+        return _users_done(request, db, f"已结束用户 {target.username} 的 {ended} 处登录。")
+
+    @app.post("/users/{user_id:id}/unlock")
+    def unlock(request: Request, user_id: int, user: User = Depends(require("manage_users")),
+               form: Any = Depends(checked_form), db: Session = Depends(get_db)):
+        target = _target_user(db, user_id)
+        users.unlock_user(db, target.username, actor=user)
+        return _users_done(request, db, f"已解除用户 {target.username} 的登录锁定。")
 
     # -- audit log --
     @app.get("/audit")
@@ -740,11 +805,11 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
             q = q.where(AuditEntry.entity_id == params["entity_id"])
         if action:
             q = q.where(AuditEntry.action == action)
-        if who.isdigit():
-            q = q.where(AuditEntry.user_id == int(who))
+        if parse_id(who) is not None:
+            q = q.where(AuditEntry.user_id == parse_id(who))
         total = db.scalar(select(func.count()).select_from(q.subquery())) or 0
         pages = max(1, math.ceil(total / page_size))
-        page = min(int(params["page"]) if (params.get("page") or "").isdigit() and int(params["page"]) > 0 else 1, pages)
+        page = min(parse_id(params.get("page")) or 1, pages)
         entries = db.scalars(q.order_by(AuditEntry.id.desc()).limit(page_size).offset((page - 1) * page_size)).all()
         people = {u.id: u for u in db.scalars(select(User))}
         actions = list(db.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))

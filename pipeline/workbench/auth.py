@@ -1,12 +1,15 @@
-"""Sign-in for the review workbench: signed session cookies, per-session CSRF tokens, login rate limiting.
+"""Sign-in for the review workbench: server-side sessions, per-session CSRF tokens, login rate
+limiting and a bounded pool for password hashing.
 
-The session is a small dict signed with the secret in ``workbench.secret_key_file`` (itsdangerous,
-with a timestamp checked against ``workbench.session_max_age_s``); it holds the user id, a
-fingerprint of the user's password hash (changing a password ends that user's sessions) and the
-CSRF token every POST form must send back. Anonymous visitors get a session too, so the login form
-is CSRF-protected as well. Login attempts are rows in ``login_attempts``; too many failures for one
+The browser holds a small signed cookie (itsdangerous, ``workbench.secret_key_file``) with the CSRF
+token every POST form must send back and, once logged in, a random session token; the database
+holds only that token's sha256 in ``web_sessions``. A login therefore ends when its row goes:
+logout, a password change, deactivation, an admin's "sign out everywhere", or the idle
+(``workbench.session_idle_s``) and absolute (``workbench.session_max_age_s``) timeouts — a copy of
+the cookie is worthless afterwards. Anonymous visitors get a cookie too, so the login form is
+CSRF-protected as well. Login attempts are rows in ``login_attempts``; too many failures for one
 username or from one client address within ``workbench.login_window_s`` refuse further attempts
-until the window has passed.
+until the window has passed or an admin unlocks the username.
 """
 
 from __future__ import annotations
@@ -16,23 +19,26 @@ import hmac
 import os
 import secrets
 import stat
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.config import ConfigError
-from pipeline.workbench.db import LoginAttempt, User
+from pipeline.workbench.db import LoginAttempt, User, WebSession
 
 SESSION_COOKIE = "zhijian_session"
 CSRF_FIELD = "csrf_token"
 SECRET_KEY_BYTES = 32  # 256 bits of randomness for the signing key
 MIN_SECRET_CHARS = 32  # a hand-written key shorter than this is refused
 CSRF_TOKEN_BYTES = 32
+SESSION_TOKEN_BYTES = 32
 USERNAME_KEY_CHARS = 64  # login_attempts.username is String(64)
 _SALT = "zhijian.workbench.session"
 
@@ -93,24 +99,109 @@ def csrf_ok(session: dict[str, Any], submitted: Any) -> bool:
     return hmac.compare_digest(expected.encode(), submitted.encode())
 
 
-def password_fingerprint(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+def _token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def login_session(user: User) -> dict[str, Any]:
-    """A fresh session for a user who just logged in: a new CSRF token too (no session fixation)."""
-    return {"uid": user.id, "pf": password_fingerprint(user), "csrf": new_csrf_token()}
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
-def session_user(db: Session, session: dict[str, Any]) -> User | None:
-    """The logged-in user, or None: not logged in, deactivated, or the password changed since."""
-    uid = session.get("uid")
-    if not isinstance(uid, int):
+def start_session(db: Session, user: User, client: str, now: datetime | None = None) -> dict[str, Any]:
+    """A login: a new ``web_sessions`` row and the cookie dict that refers to it (with a new CSRF
+    token too: no session fixation). The caller commits."""
+    token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
+    now = now or _utcnow()
+    db.add(WebSession(token_sha256=_token_sha256(token), user_id=user.id, created_at=now, last_seen_at=now, client=client[:64]))
+    return {"sid": token, "csrf": new_csrf_token()}
+
+
+def _session_row(db: Session, session: dict[str, Any]) -> WebSession | None:
+    token = session.get("sid")
+    if not isinstance(token, str) or not token:
         return None
-    user = db.get(User, uid)
-    if user is None or not user.active or not hmac.compare_digest(str(session.get("pf", "")), password_fingerprint(user)):
+    return db.scalar(select(WebSession).where(WebSession.token_sha256 == _token_sha256(token)))
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a login lasts: ``max_age_s`` from login, ``idle_s`` without a request; ``touch_s``:
+    how stale ``last_seen_at`` may get before a request writes it (not one write per request)."""
+
+    max_age_s: int
+    idle_s: int
+    touch_s: int
+
+    @classmethod
+    def from_config(cls, wb: dict[str, Any]) -> SessionPolicy:
+        return cls(int(wb["session_max_age_s"]), int(wb["session_idle_s"]), int(wb["session_touch_s"]))
+
+
+def session_user(db: Session, session: dict[str, Any], policy: SessionPolicy, now: datetime | None = None) -> User | None:
+    """The logged-in user, or None: no login, the login ended or timed out, or the user is deactivated.
+    A timed-out login's row is deleted; a live one's ``last_seen_at`` is refreshed (committed here)."""
+    row = _session_row(db, session)
+    if row is None:
         return None
+    now = now or _utcnow()
+    age = (now - _utc(row.created_at)).total_seconds()
+    idle = (now - _utc(row.last_seen_at)).total_seconds()
+    user = db.get(User, row.user_id)
+    if age >= policy.max_age_s or idle >= policy.idle_s or user is None or not user.active:
+        db.delete(row)
+        db.commit()
+        return None
+    if idle >= policy.touch_s:
+        row.last_seen_at = now
+        db.commit()
     return user
+
+
+def end_session(db: Session, session: dict[str, Any]) -> int | None:
+    """Log out: the session's row is deleted; returns whose login it was (None: there was none)."""
+    row = _session_row(db, session)
+    if row is None:
+        return None
+    uid = row.user_id
+    db.delete(row)
+    return uid
+
+
+def end_user_sessions(db: Session, user: User) -> int:
+    """End every login of ``user`` (password change, deactivation, "sign out everywhere"); how many."""
+    return db.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount or 0
+
+
+def active_sessions(db: Session) -> dict[int, int]:
+    """User id → how many logins are open (the users page)."""
+    return dict(db.execute(select(WebSession.user_id, func.count()).group_by(WebSession.user_id)).all())
+
+
+# --- password hashing under a bound -----------------------------------------------------------------
+
+
+class HashPoolFull(RuntimeError):
+    """More password checks are running than ``workbench.login_concurrent_hashes`` allows."""
+
+
+class HashPool:
+    """At most ``size`` password hashes at once (each argon2id hash takes ``memory_cost_kib``): a
+    login flood is refused at once (429) instead of queueing up memory and starving the pages."""
+
+    def __init__(self, size: int):
+        if size < 1:
+            raise ConfigError(f"workbench.login_concurrent_hashes must be at least 1, got {size}")
+        self._slots = threading.BoundedSemaphore(size)
+        self.size = size
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._slots.acquire(blocking=False):
+            raise HashPoolFull()
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 # --- login rate limiting ---------------------------------------------------------------------------
@@ -161,6 +252,12 @@ def login_blocked(db: Session, username: str, client: str, *, max_failures_per_u
     blocks = [b for b in (_block_from(list(by_user), max_failures_per_user, window, "username"),
                           _block_from(list(by_client), max_failures_per_client, window, "client")) if b]
     return max(blocks, key=lambda b: b.until) if blocks else None
+
+
+def unlock(db: Session, username: str, client: str = "admin-unlock", now: datetime | None = None) -> None:
+    """Lift a username's lock: a successful attempt forgives its earlier failures (``login_blocked``).
+    Failures counted against a client address are not forgiven (they are not this user's)."""
+    record_login_attempt(db, username, client, ok=True, now=now)
 
 
 def record_login_attempt(db: Session, username: str, client: str, ok: bool, now: datetime | None = None) -> None:

@@ -67,6 +67,10 @@ def cmd_db(args) -> int:
         if not args.sql:
             print(f"zhijian: database {safe_url(url)} at revision {current_revision(url)}", file=sys.stderr)
     elif args.db_command == "downgrade":
+        if not args.yes:
+            # a downgrade drops tables — below 0001 the audit log and every review with it
+            return _err(f"`db downgrade {args.revision}` drops tables and the data in them (to 'base': every table, the audit "
+                        f"log too) in {safe_url(url)}; back the database up, then run it again with --yes")
         downgrade(url, args.revision)
         print(f"zhijian: database {safe_url(url)} at revision {current_revision(url) or '(empty)'}", file=sys.stderr)
     else:
@@ -100,7 +104,7 @@ def cmd_users(args) -> int:
 
     from .database import session_scope
     from .db import User
-    from .users import UserError, create_user, set_active, set_password
+    from .users import UserError, create_user, set_active, set_password, sign_out_everywhere, unlock_user
 
     config = _config(args)
     _, factory = _open(args, config)
@@ -125,6 +129,12 @@ def cmd_users(args) -> int:
         if args.users_command == "set-password":
             set_password(s, user, read_password(args), config=config)
             print(f"zhijian: password of {user.username} changed", file=sys.stderr)
+        elif args.users_command == "sign-out":
+            ended = sign_out_everywhere(s, user)
+            print(f"zhijian: ended {ended} login(s) of {user.username}", file=sys.stderr)
+        elif args.users_command == "unlock":
+            unlock_user(s, user.username)
+            print(f"zhijian: {user.username} may log in again (failed logins forgiven)", file=sys.stderr)
         else:
             set_active(s, user, args.users_command == "activate")
             print(f"zhijian: {user.username} {'activated' if user.active else 'deactivated'}", file=sys.stderr)
@@ -241,7 +251,7 @@ def cmd_serve(args) -> int:
     config = _config(args)
     host = args.host or config["workbench"]["host"]
     port = args.port or config["workbench"]["port"]
-    serve(config, host, port, _url(args, config))
+    serve(config, host, port, _url(args, config), forwarded_allow_ips=args.forwarded_allow_ips)
     return EXIT_OK
 
 
@@ -258,14 +268,15 @@ def add_subcommands(sub) -> None:
     p.add_argument("--revision", default="head")
     p.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     common(p)
-    p = dbsub.add_parser("downgrade", help="migrate back to REVISION ('base' drops every table)")
+    p = dbsub.add_parser("downgrade", help="migrate back to REVISION ('base' drops every table); needs --yes")
     p.add_argument("revision")
+    p.add_argument("--yes", action="store_true", help="really drop what the downgrade drops (there is no undo)")
     common(p)
     p = dbsub.add_parser("current", help="the revision the database is at")
     common(p)
     sp.set_defaults(func=cmd_db)
 
-    sp = sub.add_parser("users", help="workbench users: create (the first admin too), list, set-password, (de)activate")
+    sp = sub.add_parser("users", help="workbench users: create (the first admin too), list, set-password, (de)activate, sign-out, unlock")
     usub = sp.add_subparsers(dest="users_command", required=True)
     p = usub.add_parser("create", help="add a user; the password is asked (or read with --password-stdin)")
     p.add_argument("username")
@@ -281,7 +292,10 @@ def add_subcommands(sub) -> None:
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true")
     common(p)
-    for name, what in (("deactivate", "block a user from logging in (history stays)"), ("activate", "allow a deactivated user again")):
+    for name, what in (("deactivate", "block a user from logging in and end their logins (history stays)"),
+                       ("activate", "allow a deactivated user again"),
+                       ("sign-out", "end every login of a user now (a lost laptop, a shared screen)"),
+                       ("unlock", "lift the lock after too many failed logins, before its window has passed")):
         p = usub.add_parser(name, help=what)
         p.add_argument("username")
         common(p)
@@ -320,5 +334,8 @@ def add_subcommands(sub) -> None:
     sp = sub.add_parser("serve", help="start the review workbench web app")
     sp.add_argument("--host", help="default: workbench.host")
     sp.add_argument("--port", type=int, help="default: workbench.port")
+    sp.add_argument("--forwarded-allow-ips", metavar="IPS",
+                    help="reverse proxies whose X-Forwarded-For is believed, e.g. 127.0.0.1 (default: workbench.forwarded_allow_ips; "
+                         "none: the connecting address is the client)")
     common(sp)
     sp.set_defaults(func=cmd_serve)

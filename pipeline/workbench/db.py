@@ -253,6 +253,20 @@ def _no_audit_delete(mapper, connection, target):  # noqa: ARG001
     raise AuditLogIsAppendOnly("audit_log rows are never deleted")
 
 
+class WebSession(Base):
+    """A login: the cookie carries a random token, the database its sha256. Deleting the row ends the
+    login at once (logout, password change, deactivation, an admin's "sign out everywhere")."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    client: Mapped[str | None] = mapped_column(String(64))
+
+
 class LoginAttempt(Base):
     """Failed and successful logins, for rate limiting (per username and per client address)."""
 

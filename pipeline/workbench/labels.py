@@ -32,6 +32,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..privacy import mask_free_text
 from ..stats import wilson_interval  # noqa: F401 — re-exported: labels.wilson_interval
 from .db import Conversation, Dispute, Finding, Review, Run, User, Verdict
 
@@ -139,10 +140,10 @@ def export_labels(session: Session, out_dir: str | Path, *, config: dict | None 
         for conv, rev, v, f in _verdict_rows(session, counted):
             reviewer = names.get(rev.reviewer_id)
             fv.write(orjson.dumps({
-                "conversation_id": conv.ext_id, "rule": f.rule, "entry": f.entry, "category": f.category,
+                "conversation_id": conv.ext_id, "rule": f.rule, "entry": f.entry, "category": mask_free_text(f.category),
                 "severity": f.severity, "points": f.points, "source": f.source, "evidence": masked_evidence(conv, f),
-                "turn": f.turn, "start": f.start, "end": f.end, "role": f.role, "message": f.message,
-                "verdict": v.verdict, "comment": v.comment, "round": rev.round, "reviewer": reviewer,
+                "turn": f.turn, "start": f.start, "end": f.end, "role": f.role, "message": mask_free_text(f.message),
+                "verdict": v.verdict, "comment": mask_free_text(v.comment), "round": rev.round, "reviewer": reviewer,
                 "reviewed_at": _iso(rev.submitted_at), "status": conv.status,
             }) + b"\n")
             files["finding_verdicts.jsonl"] += 1

@@ -204,7 +204,10 @@ def conversation_row(result: dict[str, Any], conv: Any, pii: list[list[list[Any]
     rating = result.get("rating") or {}
     review = result.get("review") or {}
     started = result.get("started_at")
-    comment = rating.get("comment")
+    # the comment as the customer wrote it (from the input, like the transcript): the run's copy is masked,
+    # pages mask it again on display, and a supervisor's audited reveal shows the original
+    given = conv.rating if isinstance(getattr(conv, "rating", None), dict) else {}
+    comment = given.get("comment", rating.get("comment"))
     return {
         "ext_id": result["id"],
         "run_id": run_id,

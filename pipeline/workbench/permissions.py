@@ -9,9 +9,11 @@ Roles (db.ROLES):
 * **inspector** (质检员): the queue; reviews what is assigned to them and may pick up unassigned
   items from the pool (``pending`` ones for round 1, ``disputed`` ones for round 2 unless they did
   round 1); sees the conversations they are assigned to, have reviewed, or that sit unassigned in
-  the pool; raises disputes on reviewed results they can see.
+  the pool — with ``workbench.inspector_sees: queue`` (the default) only pool items the review queue
+  holds (flagged or sampled: ``review_needed``), not every loaded conversation; raises disputes on
+  reviewed results they can see.
 * **agent** (坐席): read-only, only conversations whose ``agent_id`` is their own; appeals (申诉)
-  their own reviewed results.
+  their own reviewed results — the only role that may (an admin can't appeal for an agent).
 
 A user that is not ``active`` may do nothing.
 """
@@ -22,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, false, or_, select, true
 
+from ..config import ConfigError
 from .db import Conversation, Review, User
 
 ACTIONS = (
@@ -39,7 +42,7 @@ ACTIONS = (
 )
 
 POLICY: dict[str, frozenset[str]] = {
-    "admin": frozenset(ACTIONS),
+    "admin": frozenset(ACTIONS) - {"appeal"},  # an appeal is the agent's own voice
     "supervisor": frozenset({"review", "assign", "dispute", "sign_off", "see_unmasked", "view_queue",
                              "view_agreement", "export_labels", "view_audit"}),
     "inspector": frozenset({"review", "dispute", "view_queue"}),
@@ -49,6 +52,7 @@ POLICY: dict[str, frozenset[str]] = {
 # Statuses an unassigned conversation sits in the inspectors' pool with.
 POOL_STATUSES = ("pending", "disputed")
 SEES_ALL = ("admin", "supervisor")
+INSPECTOR_SEES = ("queue", "pool")  # workbench.inspector_sees
 
 
 def _active(user: User | None) -> bool:
@@ -71,8 +75,14 @@ def _reviewer_ids(conv: Conversation) -> set[int]:
     return set(session.scalars(select(Review.reviewer_id).where(Review.conversation_id == conv.id)))
 
 
-def can_view_conversation(user: User | None, conv: Conversation) -> bool:
+def check_inspector_sees(inspector_sees: str) -> None:
+    if inspector_sees not in INSPECTOR_SEES:
+        raise ConfigError(f"workbench.inspector_sees: {inspector_sees!r} is not one of {', '.join(INSPECTOR_SEES)}")
+
+
+def can_view_conversation(user: User | None, conv: Conversation, inspector_sees: str = "queue") -> bool:
     """May ``user`` open this conversation's page? (The same rule as :func:`visible_conversations`.)"""
+    check_inspector_sees(inspector_sees)
     if not _active(user):
         return False
     if user.role in SEES_ALL:
@@ -83,13 +93,15 @@ def can_view_conversation(user: User | None, conv: Conversation) -> bool:
         if conv.assignee_id == user.id:
             return True
         if conv.assignee_id is None and conv.status in POOL_STATUSES:
-            return True
+            if conv.status == "disputed" or inspector_sees == "pool" or conv.review_needed:
+                return True
         return user.id in _reviewer_ids(conv)
     return False
 
 
-def visible_conversations(query: Any, user: User | None) -> Any:
+def visible_conversations(query: Any, user: User | None, inspector_sees: str = "queue") -> Any:
     """Restrict a ``select(Conversation…)`` (or a legacy Query) to what ``user`` may see."""
+    check_inspector_sees(inspector_sees)
     if not _active(user):
         return query.where(false())
     if user.role in SEES_ALL:
@@ -100,11 +112,10 @@ def visible_conversations(query: Any, user: User | None) -> Any:
         return query.where(Conversation.agent_id == user.agent_id)
     if user.role == "inspector":
         reviewed = exists().where(and_(Review.conversation_id == Conversation.id, Review.reviewer_id == user.id))
-        return query.where(or_(
-            Conversation.assignee_id == user.id,
-            and_(Conversation.assignee_id.is_(None), Conversation.status.in_(POOL_STATUSES)),
-            reviewed,
-        ))
+        in_pool = and_(Conversation.assignee_id.is_(None), Conversation.status.in_(POOL_STATUSES))
+        if inspector_sees == "queue":
+            in_pool = and_(in_pool, or_(Conversation.status == "disputed", Conversation.review_needed.is_(True)))
+        return query.where(or_(Conversation.assignee_id == user.id, in_pool, reviewed))
     return query.where(false())
 
 
@@ -126,5 +137,10 @@ def can_dispute(user: User | None, conv: Conversation) -> bool:
     return can(user, "dispute") and conv.status == "reviewed" and can_view_conversation(user, conv)
 
 
+def owns_conversation(user: User | None, conv: Conversation) -> bool:
+    """Is this the conversation of the agent ``user`` (the one person who may appeal its result)?"""
+    return _active(user) and user.role == "agent" and bool(user.agent_id) and conv.agent_id == user.agent_id
+
+
 def can_appeal(user: User | None, conv: Conversation) -> bool:
-    return can(user, "appeal") and conv.status == "reviewed" and can_view_conversation(user, conv)
+    return can(user, "appeal") and conv.status == "reviewed" and owns_conversation(user, conv)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import String, cast, exists, func, select
 from sqlalchemy.orm import Session
 
+from pipeline.workbench.ids import parse_id
 from pipeline.workbench.db import STATUSES, Conversation, Finding, User
 from pipeline.workbench.permissions import visible_conversations
 
@@ -100,8 +101,8 @@ def parse_filters(params: Mapping[str, str]) -> QueueFilters:
         f.errors.append(f"状态「{status}」无效:请从下拉列表中选择")
     assignee = _text(params, "assignee")
     if assignee:
-        if assignee.isdigit():
-            f.assignee = int(assignee)
+        if parse_id(assignee) is not None:
+            f.assignee = parse_id(assignee)
         else:
             f.errors.append(f"质检员「{assignee}」无效:请从下拉列表中选择")
     sort = _text(params, "sort") or "risk"
@@ -110,7 +111,7 @@ def parse_filters(params: Mapping[str, str]) -> QueueFilters:
     else:
         f.errors.append(f"排序「{sort}」无效:可选 {' / '.join(SORTS)}")
     page = _text(params, "page") or "1"
-    f.page = int(page) if page.isdigit() and int(page) >= 1 else 1
+    f.page = parse_id(page) or 1
     return f
 
 
@@ -123,8 +124,8 @@ class QueuePage:
     page_size: int
 
 
-def _filtered(user: User, f: QueueFilters, flagged_only: bool):
-    q = visible_conversations(select(Conversation), user)
+def _filtered(user: User, f: QueueFilters, flagged_only: bool, inspector_sees: str):
+    q = visible_conversations(select(Conversation), user, inspector_sees)
     if flagged_only:
         q = q.where(Conversation.review_needed.is_(True))
     if f.date_from:
@@ -153,9 +154,10 @@ def _filtered(user: User, f: QueueFilters, flagged_only: bool):
     return q
 
 
-def queue_page(db: Session, user: User, f: QueueFilters, page_size: int, *, flagged_only: bool = True) -> QueuePage:
+def queue_page(db: Session, user: User, f: QueueFilters, page_size: int, *, flagged_only: bool = True,
+               inspector_sees: str = "queue") -> QueuePage:
     """One page of the queue for ``user``: risk (default, highest first), score (lowest first) or date (newest first)."""
-    q = _filtered(user, f, flagged_only)
+    q = _filtered(user, f, flagged_only, inspector_sees)
     total = db.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     order = {
         "risk": (Conversation.risk.desc(), Conversation.machine_score.asc()),
@@ -169,9 +171,9 @@ def queue_page(db: Session, user: User, f: QueueFilters, page_size: int, *, flag
     return QueuePage(list(items), total, page, pages, page_size)
 
 
-def filter_options(db: Session, user: User) -> dict[str, list[Any]]:
+def filter_options(db: Session, user: User, inspector_sees: str = "queue") -> dict[str, list[Any]]:
     """The values the filter drop-downs offer: only what occurs among the conversations the user may see."""
-    visible = visible_conversations(select(Conversation.id), user).subquery()
+    visible = visible_conversations(select(Conversation.id), user, inspector_sees).subquery()
 
     def values(col):
         return list(db.scalars(select(col).distinct().where(Conversation.id.in_(select(visible.c.id)), col.is_not(None)).order_by(col)))

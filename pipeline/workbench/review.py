@@ -6,7 +6,8 @@ with a message a reviewer can act on. Nothing here commits: the caller's unit of
 
 States (db.STATUSES): pending → assigned → reviewed → disputed → second_reviewed → signed_off.
 The machine's score is never changed. The human score that counts is round 1's once ``reviewed``;
-after a dispute the supervisor's ``final_score`` at sign-off. Which review's verdicts count:
+after a dispute the score of the signed-off decision (round 1's when upheld, round 2's when
+overturned) unless the supervisor adjusts it with a written reason (:func:`plan_sign_off`). Which review's verdicts count:
 round 1's while ``reviewed``; after sign-off round 1's when the dispute is ``upheld`` and round 2's
 when ``overturned`` (:func:`counted_review`).
 
@@ -19,6 +20,7 @@ is an inspector and neither did round 1 nor raised the dispute.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session, object_session
 
 from . import audit
 from .db import DISPUTE_KINDS, Conversation, Dispute, Finding, Review, User, Verdict, utcnow
-from .permissions import SEES_ALL, can, can_view_conversation
+from .permissions import SEES_ALL, can, can_view_conversation, owns_conversation
 
 RULE_ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 JUDGEMENTS = ("confirmed", "rejected")  # what a reviewer says of an existing finding; "missed" comes from add_missed_finding
@@ -568,7 +570,7 @@ def open_dispute(session: Session, conv: Conversation, kind: str, reason: str, a
     if kind not in DISPUTE_KINDS:
         raise WorkflowError(f"类型 {kind!r} 无效：dispute（争议）或 appeal（坐席申诉）")
     if kind == "appeal":
-        if not can(actor, "appeal") or not can_view_conversation(actor, conv):
+        if not can(actor, "appeal") or not owns_conversation(actor, conv):
             raise NotAllowed("只有本会话的坐席本人可以申诉")
     elif not can(actor, "dispute") or not can_view_conversation(actor, conv):
         raise NotAllowed(f"{actor.username}（{actor.role}）不能对此会话发起争议")
@@ -590,26 +592,65 @@ def open_dispute(session: Session, conv: Conversation, kind: str, reason: str, a
     return dispute
 
 
+SCORE_TOLERANCE = 1e-6  # a typed final score equal to the decision's score (up to float noise) is not an adjustment
+
+
+@dataclass(frozen=True)
+class SignOffPlan:
+    """What a sign-off will record, worked out before anything changes (the confirmation page shows it):
+    the decision's score (round 1's when upheld, round 2's when overturned) is the final score unless
+    the supervisor typed another one — an adjustment, which needs a written reason."""
+
+    decision: str
+    round1_score: float
+    round2_score: float
+    decision_score: float
+    final_score: float
+    grade: str
+    adjusted: bool
+    comment: str | None
+
+
+def plan_sign_off(session: Session, dispute: Dispute, *, decision: str, final_score: float | None = None,
+                  comment: str | None = None, config: dict | None = None) -> SignOffPlan:
+    """Check a sign-off and say what it will record; raises WorkflowError when it would contradict itself."""
+    if decision not in DECISIONS:
+        raise WorkflowError(f"结论 {decision!r} 无效：upheld（维持原结果）或 overturned（改判）")
+    r1, r2 = (_submitted_review(session, dispute.conversation_id, n) for n in (1, 2))
+    if r1 is None or r2 is None:
+        raise WorkflowError(f"争议 {dispute.id} 还没有两轮已提交的复核，不能签核")
+    machine = session.get(Conversation, dispute.conversation_id).machine_score
+    scores = {n: r.human_score if r.human_score is not None else machine for n, r in ((1, r1), (2, r2))}
+    decided = scores[1] if decision == "upheld" else scores[2]
+    final = decided if final_score is None else _check_score(final_score, "终审分数", config)
+    adjusted = abs(final - decided) > SCORE_TOLERANCE
+    comment = (comment or "").strip() or None
+    if adjusted and comment is None:
+        raise WorkflowError(
+            f"最终得分 {final:g} 与结论「{DECISIONS[decision]}」对应的得分 {decided:g} 不一致：请留空最终得分（按结论取分），"
+            "或在签核意见中写明调整理由")
+    return SignOffPlan(decision, scores[1], scores[2], decided, final, grade_of(final, config), adjusted, comment)
+
+
 def sign_off(
     session: Session,
     dispute: Dispute,
     *,
-    final_score: float,
     decision: str,
     actor: User,
+    final_score: float | None = None,
     comment: str | None = None,
     issue_type: str | None = None,
     sentiment: str | None = None,
     config: dict | None = None,
 ) -> Dispute:
-    """The supervisor's sign-off of a double-reviewed dispute: ``decision`` ``upheld`` (round 1
-    stands) or ``overturned`` (round 2's verdicts count); ``final_score`` becomes the human score.
-    The signer must not have reviewed the conversation. ``comment`` (the reasoning) is stored in
+    """The supervisor's sign-off of a double-reviewed dispute: ``decision`` ``upheld`` (round 1's score
+    and verdicts stand) or ``overturned`` (round 2's count). The final score follows the decision;
+    a different ``final_score`` is an adjustment and needs ``comment`` (:func:`plan_sign_off`). The
+    signer must not have reviewed the conversation nor raised the dispute. ``comment`` is stored in
     ``Dispute.decision``."""
     if not can(actor, "sign_off"):
         raise NotAllowed(f"{actor.username}（{actor.role}）无权签核，需质检主管")
-    if decision not in DECISIONS:
-        raise WorkflowError(f"结论 {decision!r} 无效：upheld（维持原结果）或 overturned（改判）")
     if dispute.state != "second_reviewed":
         why = {"open": "第二轮复核尚未完成", "upheld": "已签核", "overturned": "已签核"}.get(dispute.state, dispute.state)
         raise WorkflowError(f"争议 {dispute.id} {why}，不能签核")
@@ -620,34 +661,33 @@ def sign_off(
     reviewers = set(session.scalars(select(Review.reviewer_id).where(Review.conversation_id == conv.id, Review.submitted_at.is_not(None))))
     if actor.id in reviewers:
         raise NotAllowed("签核人不能是本会话的复核人；请另一位主管签核")
-    score = _check_score(final_score, "终审分数", config)
-    if score is None:
-        raise WorkflowError("请填写终审分数 final_score")
+    if actor.id == dispute.raised_by:
+        raise NotAllowed("签核人不能是提出该争议的人；请另一位主管签核")
+    plan = plan_sign_off(session, dispute, decision=decision, final_score=final_score, comment=comment, config=config)
     issue_type, sentiment = _check_labels(issue_type, sentiment)
     d_before, c_before = audit.snapshot(dispute, DISPUTE_STATE), audit.snapshot(conv, CONV_STATE)
     dispute.state = decision
     dispute.signed_off_by, dispute.signed_off_at = actor.id, utcnow()
-    dispute.final_score = score
-    dispute.decision = (comment or "").strip() or DECISIONS[decision]
+    dispute.final_score = plan.final_score
+    dispute.decision = plan.comment or DECISIONS[decision]
     conv.status = "signed_off"
-    conv.human_score, conv.human_grade = score, grade_of(score, config)
-    if decision == "overturned":
-        r2 = _submitted_review(session, conv.id, 2)
-        if r2 is not None:
-            conv.corrected_issue_type = r2.issue_type or conv.corrected_issue_type
-            conv.corrected_sentiment = r2.sentiment or conv.corrected_sentiment
-    if issue_type:
-        conv.corrected_issue_type = issue_type
-    if sentiment:
-        conv.corrected_sentiment = sentiment
+    conv.human_score, conv.human_grade = plan.final_score, plan.grade
+    counted = _submitted_review(session, conv.id, 1 if decision == "upheld" else 2)
+    # the labels follow the decision too: the round whose verdicts count gives the corrected labels
+    conv.corrected_issue_type = issue_type or counted.issue_type or conv.corrected_issue_type
+    conv.corrected_sentiment = sentiment or counted.sentiment or conv.corrected_sentiment
     session.flush()
-    audit.record(session, actor, "dispute.sign_off", "disputes", dispute.id, d_before, audit.snapshot(dispute, DISPUTE_STATE))
+    audit.record(session, actor, "dispute.sign_off", "disputes", dispute.id, d_before,
+                 audit.snapshot(dispute, DISPUTE_STATE) | {"decision_score": plan.decision_score, "adjusted": plan.adjusted})
     audit.record(session, actor, "conversation.sign_off", "conversations", conv.id, c_before, audit.snapshot(conv, CONV_STATE))
     return dispute
 
 
-def reveal_pii(session: Session, conv: Conversation, actor: User, reason: str | None = None) -> None:
+def reveal_pii(session: Session, conv: Conversation, actor: User, reason: str) -> None:
     """Record that ``actor`` revealed the unmasked transcript (the page shows it after this call)."""
     if not can(actor, "see_unmasked") or not can_view_conversation(actor, conv):
         raise NotAllowed(f"{actor.username}（{actor.role}）无权查看未脱敏内容")
-    audit.record(session, actor, "pii.reveal", "conversations", conv.id, None, {"reason": (reason or "").strip() or None})
+    reason = (reason or "").strip()
+    if not reason:
+        raise WorkflowError("查看未脱敏内容须填写理由（记入审计日志）")
+    audit.record(session, actor, "pii.reveal", "conversations", conv.id, None, {"reason": reason})

@@ -10,10 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.privacy import mask_span_text, mask_text, scan_characters
+from pipeline.privacy import mask_free_text, mask_span_text, mask_text, might_contain_pii
 from pipeline.schema import Span
 
 ROLE_LABELS = {"agent": "坐席", "customer": "客户", "system": "系统", "bot": "机器人"}
+
+
+class Unmasked(str):
+    """Text a person is allowed to see unmasked right now (a supervisor's audited reveal, a CSRF token):
+    :func:`shown_text` lets it through. Every other string a page prints is masked."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,8 @@ def has_span(finding: Any, turn_text: str | None) -> bool:
 
 def turn_pieces(text: str, pii: list[Span], findings: list[tuple[int, int, int]], *, reveal: bool, mask_char: str) -> list[Piece]:
     """``text`` cut at every finding and PII boundary; ``findings`` are (id, start, end) in the original text."""
-    shown = text if reveal else mask_text(text, pii, mask_char)
+    shown = Unmasked(text) if reveal else mask_text(text, pii, mask_char)
+    piece_text = Unmasked if reveal else str
     cuts = {0, len(text)}
     for _, s, e in findings:
         cuts.update((s, e))
@@ -70,7 +76,7 @@ def turn_pieces(text: str, pii: list[Span], findings: list[tuple[int, int, int]]
             continue
         covering = tuple(fid for fid, fs, fe in findings if fs <= s and e <= fe)
         in_pii = any(sp.start <= s and e <= sp.end for sp in pii)
-        pieces.append(Piece(shown[s:e], covering, in_pii, tuple(fid for fid, _, fe in findings if fe == e)))
+        pieces.append(Piece(piece_text(shown[s:e]), covering, in_pii, tuple(fid for fid, _, fe in findings if fe == e)))
     return pieces
 
 
@@ -99,15 +105,6 @@ def build_transcript(conv: Any, findings: list[Any], *, reveal: bool, mask_char:
     return views, loose
 
 
-def mask_free_text(text: str | None, mask_char: str) -> str | None:
-    """Free text a person typed or a run wrote (comments, reasons, evidence without a span): numbers and
-    e-mail addresses that look like personal data are masked (the character pass; no spaCy on a page view)."""
-    if not text:
-        return text
-    found = [Span(s, e, label) for s, e, label, _ in scan_characters(text)]
-    return mask_text(text, found, mask_char) if found else text
-
-
 def shown_evidence(conv: Any, finding: Any, *, reveal: bool, mask_char: str) -> str | None:
     """A finding's evidence as shown: cut from the transcript (masked) when it has a span, else the stored text."""
     turns = conv.turns or []
@@ -115,7 +112,17 @@ def shown_evidence(conv: Any, finding: Any, *, reveal: bool, mask_char: str) -> 
         text = str(turns[finding.turn].get("text") or "")
         if has_span(finding, text):
             if reveal:
-                return text[finding.start:finding.end]
+                return Unmasked(text[finding.start:finding.end])
             return mask_span_text(text, finding.start, finding.end, pii_spans(conv.pii, finding.turn), mask_char)
     # runs made with --no-mask store raw evidence: mask it here
-    return finding.evidence if reveal else mask_free_text(finding.evidence, mask_char)
+    if reveal:
+        return Unmasked(finding.evidence) if finding.evidence is not None else None
+    return mask_free_text(finding.evidence, mask_char)
+
+
+def shown_text(value: Any, mask_char: str) -> Any:
+    """What a page prints for ``value`` (the templates' ``finalize``: every ``{{ … }}`` passes here):
+    a plain string is masked (phone, ID-card, bank-card numbers, e-mail — also in Chinese numerals);
+    :class:`Unmasked` text, markup already built and non-strings pass through. So a comment, a
+    reason, a category or an evidence a person typed can't reach a page in clear by a forgotten filter."""
+    return mask_free_text(value, mask_char) if type(value) is str and might_contain_pii(value) else value

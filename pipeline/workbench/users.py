@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import audit
+from .auth import end_user_sessions, unlock, username_key
 from .db import ROLES, ApiToken, User
 
 USERNAME_RE = re.compile(r"^[\w.@-]{1,64}$")  # \w: Chinese names are fine; no spaces or slashes
@@ -111,13 +112,30 @@ def create_user(
 def set_password(session: Session, user: User, password: str, *, actor: User | None = None, config: dict | None = None) -> None:
     check_password_policy(password, config)
     user.password_hash = hash_password(password, config)
-    audit.record(session, actor, "user.password", "users", user.id, None, {"password": "changed"})
+    ended = end_user_sessions(session, user)  # a stolen cookie must not outlive the old password
+    audit.record(session, actor, "user.password", "users", user.id, None, {"password": "changed", "sessions_ended": ended})
 
 
 def set_active(session: Session, user: User, active: bool, *, actor: User | None = None) -> None:
     before = audit.snapshot(user, ("active",))
     user.active = active
-    audit.record(session, actor, "user.active", "users", user.id, before, audit.snapshot(user, ("active",)))
+    after = audit.snapshot(user, ("active",))
+    if not active:
+        after["sessions_ended"] = end_user_sessions(session, user)
+    audit.record(session, actor, "user.active", "users", user.id, before, after)
+
+
+def sign_out_everywhere(session: Session, user: User, *, actor: User | None = None) -> int:
+    """End every login of ``user`` (a lost laptop, a shared screen); returns how many were open."""
+    ended = end_user_sessions(session, user)
+    audit.record(session, actor, "user.sign_out_everywhere", "users", user.id, None, {"sessions_ended": ended})
+    return ended
+
+
+def unlock_user(session: Session, username: str, *, actor: User | None = None) -> None:
+    """Lift the login lock on ``username`` (too many failed logins) before its window has passed."""
+    unlock(session, username)
+    audit.record(session, actor, "login.unlock", "logins", username_key(username), None, {"unlocked": True})
 
 
 # A hash of a random password, verified against when the username is unknown so that a login
