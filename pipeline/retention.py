@@ -248,7 +248,7 @@ def purge_run_folder(folder: RunFolder, cutoff: date, older_than_days: int, conf
 
 
 # ------------------------------------------------------------------------------------------------ workbench
-WORKBENCH_COUNTS = ("conversations", "findings", "reviews", "verdicts", "disputes", "runs", "login_attempts")
+WORKBENCH_COUNTS = ("conversations", "findings", "reviews", "verdicts", "disputes", "runs", "login_attempts", "web_sessions")
 
 
 def _old_conversations(session, cutoff: date):
@@ -267,7 +267,7 @@ def workbench_counts(session, cutoff: date) -> dict[str, Any]:
     """What a purge with ``cutoff`` deletes from the workbench database (counts only)."""
     from sqlalchemy import exists, func, select
 
-    from .workbench.db import Conversation, Dispute, Finding, LoginAttempt, Review, Run, Verdict
+    from .workbench.db import Conversation, Dispute, Finding, LoginAttempt, Review, Run, Verdict, WebSession
 
     old, old_runs = _old_conversations(session, cutoff)
     ids = select(Conversation.id).where(old)
@@ -288,6 +288,7 @@ def workbench_counts(session, cutoff: date) -> dict[str, Any]:
         "disputes": n(Dispute, Dispute.conversation_id.in_(ids)),
         "runs": len(emptied),
         "login_attempts": n(LoginAttempt, LoginAttempt.at < _cutoff_instant(cutoff)),
+        "web_sessions": n(WebSession, WebSession.last_seen_at < _cutoff_instant(cutoff)),  # long dead logins (client address)
         "conversations_by_status": by_status,
         "_run_ids": emptied,
     }
@@ -302,14 +303,15 @@ def purge_workbench(session, cutoff: date) -> dict[str, Any]:
     Findings, reviews, verdicts and disputes go with their conversation (ON DELETE CASCADE)."""
     from sqlalchemy import delete
 
-    from .workbench.db import Conversation, LoginAttempt, Run
+    from .workbench.db import Conversation, LoginAttempt, Run, WebSession
 
     counts = workbench_counts(session, cutoff)
     old, _ = _old_conversations(session, cutoff)
     session.execute(delete(Conversation).where(old).execution_options(synchronize_session=False))
     if counts["_run_ids"]:
         session.execute(delete(Run).where(Run.id.in_(counts["_run_ids"])).execution_options(synchronize_session=False))
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < _cutoff_instant(cutoff)).execution_options(synchronize_session=False))
+    for model, column in ((LoginAttempt, LoginAttempt.at), (WebSession, WebSession.last_seen_at)):
+        session.execute(delete(model).where(column < _cutoff_instant(cutoff)).execution_options(synchronize_session=False))
     return counts
 
 
@@ -426,8 +428,10 @@ def describe(p: PurgePlan, dry_run: bool) -> list[str]:
         wb = p.workbench
         lines.append(f"workbench {safe_url(p.database_url)}: {verb} {wb['conversations']} conversation(s) "
                      f"with {wb['findings']} finding(s), {wb['reviews']} review(s), {wb['verdicts']} verdict(s), "
-                     f"{wb['disputes']} dispute(s); {wb['runs']} run(s) left empty; {wb['login_attempts']} login attempt(s)")
-        lines.append("  audit_log kept in full" + ("" if dry_run else "; one retention.purge entry added (counts only)"))
+                     f"{wb['disputes']} dispute(s); {wb['runs']} run(s) left empty; {wb['login_attempts']} login attempt(s), "
+                     f"{wb['web_sessions']} ended login session(s)")
+        lines.append("  audit_log kept in full (free text in it was masked when written)"
+                     + ("" if dry_run else "; one retention.purge entry added (counts only)"))
     return lines
 
 

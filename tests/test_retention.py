@@ -193,6 +193,11 @@ def test_purge_deletes_old_run_data_and_keeps_manifest_and_aggregates(world, cap
     assert sum(agg["daily"][0]["grades"].values()) == PER_RUN
     assert agg["purge"]["cutoff"] == (TODAY - timedelta(days=180)).isoformat()
     assert set(agg["purge"]["deleted"]) >= {"results.jsonl", "results.parquet", "findings.parquet", "rejects.jsonl", "parts"}
+    # a report over the purged run says what happened instead of "not a finished run"
+    from pipeline.cli import main
+
+    assert main(["report", str(old), "--out", str(world / "r.html")]) == 2
+    assert "zhijian purge" in capsys.readouterr().err
 
 
 def test_purge_deletes_old_workbench_rows_and_writes_one_audit_entry(template, db_url, tmp_path, capsys):

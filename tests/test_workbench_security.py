@@ -173,6 +173,17 @@ def test_pages_never_show_personal_data(site, who, paths):
         assert "138****5678" in page and "@example.com" in page
 
 
+def test_the_audit_log_stores_no_personal_data(site):
+    """The audit log is append-only and never purged: typed text in it is masked when written."""
+    engine, factory = database.open_database(f"sqlite:///{site.template}", migrate=False)
+    with factory() as s:
+        rows = s.scalars(select(AuditEntry)).all()
+    engine.dispose()
+    logged = json.dumps([[e.before, e.after] for e in rows], ensure_ascii=False)
+    assert "卡号" in logged and "客户邮箱" in logged  # the comment and the category are there …
+    assert _clear(logged) == []  # … masked
+
+
 def test_the_reveal_shows_the_transcript_and_audits_it_but_typed_text_stays_masked(site):
     app, url = site.app()
     client, token = _login(app, "sup")
@@ -395,3 +406,23 @@ def test_db_downgrade_needs_yes(tmp_path, capsys):
     assert database.current_revision(url) == database.head_revision()
     assert main(["db", "downgrade", "base", "--database-url", url, "--yes"]) == 0
     assert database.current_revision(url) is None
+
+
+# --- docs/SECURITY.md says what the code enforces ---------------------------------------------------------
+
+
+def test_security_doc_holds_the_matrix_the_code_enforces(site):
+    from pipeline.workbench.matrix import markdown_matrix, policy_table, route_gates
+
+    app, _ = site.app()
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "SECURITY.md").read_text(encoding="utf-8")
+    block = doc.split("<!-- matrix:begin -->")[1].split("<!-- matrix:end -->")[0].strip()
+    assert block == (policy_table() + "\n" + markdown_matrix(app)).strip(), \
+        "docs/SECURITY.md is out of date: paste `python -m pipeline.workbench.matrix` between the matrix markers"
+    gates = {(m, p): g for m, p, g in route_gates(app)}
+    assert gates[("POST", "/conversations/{conv_id}/appeal")] == "appeal"
+    assert gates[("GET", "/conversations/{conv_id}")] == "login" and gates[("GET", "/login")] == "public"
+    assert gates[("POST", "/api/v1/inspect")] == "token"
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "docs/SECURITY.md" in readme
+

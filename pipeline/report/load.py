@@ -134,6 +134,9 @@ def load_runs(paths: list[str | Path]) -> RunSet:
             continue
         seen.add(run_dir.resolve())
         if not (run_dir / "results.parquet").exists():
+            if (run_dir / "aggregates.json").exists():
+                raise ReportInputError(f"{run_dir}: its conversations were deleted by `zhijian purge` (retention); only "
+                                       "manifest.json and aggregates.json (daily totals) remain — leave it out of the report")
             raise ReportInputError(f"{run_dir}: no results.parquet (is this a finished `zhijian inspect` output?)")
         manifest: dict[str, Any] = {}
         if (run_dir / "manifest.json").exists():

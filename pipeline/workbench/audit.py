@@ -1,4 +1,6 @@
 """The audit log: every change a person makes is one append-only row (who, when, what, before, after).
+Text in ``before`` / ``after`` is masked when written (phone, ID-card, bank-card numbers, e-mail):
+the log is never purged, so it must not keep personal data.
 
 ``record`` only adds the row to the caller's session, so it commits or rolls back together with the
 change it describes. Rows are never updated or deleted (ORM guard in db.py, a trigger in the
@@ -13,6 +15,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..privacy import mask_free_text
 from .db import AuditEntry, User
 
 SECRET_FIELDS = frozenset({"password_hash", "token_sha256", "password", "token"})
@@ -25,7 +28,10 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items() if k not in SECRET_FIELDS}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
+    if isinstance(value, str):
+        # comments, reasons, categories typed by people: the log outlives retention, so it never holds PII
+        return mask_free_text(value)
+    if value is None or isinstance(value, (int, float, bool)):
         return value
     return str(value)
 
