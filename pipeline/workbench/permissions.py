@@ -26,6 +26,7 @@ from sqlalchemy import and_, exists, false, or_, select, true
 
 from ..config import ConfigError
 from .db import Conversation, Review, User
+from .history import current_dispute, first_reviewer_id, session_of
 
 ACTIONS = (
     "review",          # start / fill / submit a review (on a conversation they may review: can_review)
@@ -127,10 +128,22 @@ def can_review(user: User | None, conv: Conversation) -> bool:
     if conv.assignee_id is not None and conv.assignee_id != user.id:
         return False
     if conv.status == "disputed":
-        from .review import round2_refusal  # round 2 must be someone else
-
-        return round2_refusal(conv, user) is None
+        return round2_refusal(conv, user) is None  # round 2 must be someone else
     return True
+
+
+def round2_refusal(conv: Conversation, user: User) -> str | None:
+    """Why ``user`` may not do the independent round 2 of this dispute (None: they may): an inspector
+    (supervisors see round 1 while it is disputed, and sign off), not the round-1 reviewer, nor
+    whoever raised the dispute."""
+    if user.role != "inspector":
+        return f"会话 {conv.ext_id} 的第二轮复核须由质检员独立完成（{user.username} 是 {user.role}，负责签核而不是复核）"
+    if first_reviewer_id(conv) == user.id:
+        return f"会话 {conv.ext_id} 的第二轮复核须由另一位质检员独立完成：{user.username} 做了第一轮"
+    dispute = current_dispute(session_of(conv), conv)
+    if dispute is not None and dispute.raised_by == user.id:
+        return f"会话 {conv.ext_id} 的争议由 {user.username} 发起，第二轮复核须由另一位质检员完成"
+    return None
 
 
 def can_dispute(user: User | None, conv: Conversation) -> bool:

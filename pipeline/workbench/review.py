@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import Iterable
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from . import audit
 from .db import DISPUTE_KINDS, Conversation, Dispute, Finding, Review, User, Verdict, utcnow
-from .permissions import SEES_ALL, can, can_view_conversation, owns_conversation
+from .history import current_dispute, first_review, first_reviewer_id, session_of as _session
+from .history import submitted_review as _submitted_review
+from .permissions import SEES_ALL, can, can_view_conversation, owns_conversation, round2_refusal
 
 RULE_ID_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 JUDGEMENTS = ("confirmed", "rejected")  # what a reviewer says of an existing finding; "missed" comes from add_missed_finding
@@ -125,35 +127,6 @@ def _check_labels(issue_type: str | None, sentiment: str | None) -> tuple[str | 
 # --------------------------------------------------------------------------- lookups
 
 
-def _session(obj) -> Session:
-    s = object_session(obj)
-    if s is None:
-        raise RuntimeError(f"{obj!r} is not attached to a session")
-    return s
-
-
-def _submitted_review(session: Session, conv_id: int, round_: int) -> Review | None:
-    return session.scalar(
-        select(Review).where(Review.conversation_id == conv_id, Review.round == round_, Review.submitted_at.is_not(None))
-        .order_by(Review.submitted_at.desc(), Review.id.desc()).limit(1)
-    )
-
-
-def first_review(session: Session, conv: Conversation) -> Review | None:
-    """The submitted round-1 review (the one that made the conversation ``reviewed``)."""
-    return _submitted_review(session, conv.id, 1)
-
-
-def first_reviewer_id(conv: Conversation) -> int | None:
-    r = first_review(_session(conv), conv)
-    return r.reviewer_id if r else None
-
-
-def current_dispute(session: Session, conv: Conversation) -> Dispute | None:
-    """The newest dispute / appeal of the conversation (open or settled)."""
-    return session.scalar(select(Dispute).where(Dispute.conversation_id == conv.id).order_by(Dispute.id.desc()).limit(1))
-
-
 def counted_review(session: Session, conv: Conversation) -> Review | None:
     """The review whose verdicts and labels count: round 1 while ``reviewed``; after sign-off round 1
     when upheld, round 2 when overturned; None while nothing counts (pending, disputed …)."""
@@ -231,20 +204,6 @@ def visible_findings(session: Session, conv: Conversation, user: User) -> list[F
 def _reviewer_ok(inspector: User) -> None:
     if not can(inspector, "review"):
         raise WorkflowError(f"{inspector.username} 不能复核（角色 {inspector.role}{'，已停用' if not inspector.active else ''}）：只能分配给质检员或质检主管")
-
-
-def round2_refusal(conv: Conversation, user: User) -> str | None:
-    """Why ``user`` may not do the independent round 2 of this dispute (None: they may): an inspector
-    (supervisors see round 1 while it is disputed, and sign off), not the round-1 reviewer, nor
-    whoever raised the dispute."""
-    if user.role != "inspector":
-        return f"会话 {conv.ext_id} 的第二轮复核须由质检员独立完成（{user.username} 是 {user.role}，负责签核而不是复核）"
-    if first_reviewer_id(conv) == user.id:
-        return f"会话 {conv.ext_id} 的第二轮复核须由另一位质检员独立完成：{user.username} 做了第一轮"
-    dispute = current_dispute(_session(conv), conv)
-    if dispute is not None and dispute.raised_by == user.id:
-        return f"会话 {conv.ext_id} 的争议由 {user.username} 发起，第二轮复核须由另一位质检员完成"
-    return None
 
 
 def _plan_one(conv: Conversation, inspector: User) -> str:
