@@ -111,6 +111,7 @@ DETECT_CASES = [
     case("座机〇一〇-六二三四五六七八", ("〇一〇-六二三四五六七八", "phone")),
     case(f"身份证{ID_A.translate(str.maketrans('0123456789', '〇一二三四五六七八九'))}",
          (ID_A.translate(str.maketrans("0123456789", "〇一二三四五六七八九")), "id_card")),
+    case("卡号六二二二 零二幺二 三四五六 七八九零 幺二八", ("六二二二 零二幺二 三四五六 七八九零 幺二八", "bank_card")),  # Luhn-valid
     case("一二三四五六个人都说好"),  # six numerals: words, not a number
     case("一一一一一一一一"),  # eight digits, no valid number
     case("12812345678"),  # 12x is not a mobile prefix
