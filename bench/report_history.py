@@ -121,7 +121,7 @@ def generate_history(out: Path, days: int = 30, per_day: int = 3400, seed: int =
             fnd["turn"].append(int(rng.integers(0, 12))); fnd["role"].append("customer" if rule in ("complaint.risk", "praise") else "agent")
             fnd["start"].append(0 if evidence else None); fnd["end"].append(len(evidence) if evidence else None)
             fnd["evidence"].append(evidence); fnd["message"].append(f"{CATEGORY[rule]}")
-            fnd["entry"].append(None); fnd["value"].append(value)
+            fnd["entry"].append(None); fnd["value"].append(value); fnd["fatal"].append(item == "服务规范.红线忌语")
             fnd["agent_id"].append(agent_ids[a[i]]); fnd["agent_team"].append(agent_team[a[i]])
             fnd["channel"].append(channel[i]); fnd["started_at"].append(starts[i])
             rules_hit[i].add(rule)

@@ -64,15 +64,17 @@ def _inspect(inputs: list[str], out: str, config: dict, mask: bool, args) -> int
         progress.close()
     c = manifest["counts"]
     if not args.quiet:
+        from .summary import run_summary
+
         resumed = f" ({manifest['resumed_partitions']} partitions resumed)" if manifest["resumed_partitions"] else ""
+        # the log line (stderr: cron logs it) and what a person reads next (stdout)
         print(
             f"zhijian: {c['read']} read = {c['inspected']} inspected + {c['rejected']} rejected; "
             f"{c['review_needed']} need review; {c['findings']} findings; "
-            f"{manifest['conversations_per_s']} conversations/s{resumed} → {out}",
+            f"{manifest['conversations_per_s']} conversations/s in {manifest['elapsed_s']:.1f} s{resumed} → {out}",
             file=sys.stderr,
         )
-        if c["rejected"]:
-            print(f"zhijian: rejects by reason: {c['rejects_by_reason']} (see {Path(out) / 'rejects.jsonl'})", file=sys.stderr)
+        print(run_summary(out, manifest))
     return EXIT_REJECTS if c["rejected"] else EXIT_OK
 
 
@@ -81,15 +83,15 @@ def cmd_nightly(args) -> int:
     import datetime as dt
     import glob
 
-    from .config import resolve_path
+    from .config import working_path
 
     try:
         day = dt.date.fromisoformat(args.date).isoformat() if args.date else (dt.date.today() - dt.timedelta(days=1)).isoformat()
     except ValueError:
         return _usage(f"--date expects YYYY-MM-DD, got {args.date!r}")
     config = _config(args)
-    incoming = str(resolve_path(config["nightly"]["incoming"].format(date=day))) if not args.incoming else args.incoming.format(date=day)
-    runs = str(resolve_path(config["nightly"]["runs"].format(date=day))) if not args.runs else args.runs.format(date=day)
+    incoming = str(working_path(config["nightly"]["incoming"].format(date=day))) if not args.incoming else args.incoming.format(date=day)
+    runs = str(working_path(config["nightly"]["runs"].format(date=day))) if not args.runs else args.runs.format(date=day)
     if not glob.glob(incoming):
         return _usage(f"nothing to inspect for {day}: no file matches {incoming} (nightly.incoming in the configuration)")
     mask = config["privacy"]["mask"] and not args.no_mask
@@ -176,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--workers", type=int, help="worker processes (default: run.workers, 0 = all cores)")
         sp.add_argument("--engine", choices=["local", "dask"], help="local processes (default) or a Dask cluster")
         sp.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT (default: a LocalCluster)")
-        sp.add_argument("--restart", action="store_true", help="discard a previous run in --out instead of resuming it")
+        sp.add_argument("--restart", action="store_true", help="start over: discard what the output folder holds (otherwise the same run resumes, a different one is refused)")
         sp.add_argument("--no-merge-jsonl", action="store_true", help="keep results as per-partition files in parts/ only")
         sp.add_argument("--quiet", action="store_true")
 
@@ -193,11 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_inspect)
 
-    sp = sub.add_parser("nightly", help="inspect one day's conversations (nightly.incoming) into its run folder (nightly.runs)")
+    sp = sub.add_parser("nightly", help="inspect one day's conversations (nightly.incoming) into its run folder (nightly.runs)",
+                        description="Inspect one day's conversations: the files nightly.incoming names for the date "
+                                    "(default incoming/DATE/*.jsonl, from the current directory) into the run folder "
+                                    "nightly.runs names (default runs/DATE/). Run it again and it resumes; cron: "
+                                    "15 2 * * * cd /srv/zhijian && zhijian nightly")
     sp.add_argument("--date", help="YYYY-MM-DD (default: yesterday)")
     sp.add_argument("--incoming", help="override nightly.incoming, e.g. 'incoming/{date}/*.jsonl'")
     sp.add_argument("--runs", help="override nightly.runs, e.g. 'runs/{date}'")
-    sp.add_argument("--no-mask", action="store_true")
+    sp.add_argument("--no-mask", action="store_true", help="keep personal data unmasked in the evidence and rating comments")
     sp.add_argument("--purge", action="store_true", help="then `zhijian purge --yes` (as retention.purge_after_nightly: true)")
     run_options(sp)
     common(sp)

@@ -91,6 +91,14 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
 
 
 def resolve_path(value: str | Path) -> Path:
-    """Relative paths in the configuration are taken from the repository root."""
+    """What ships with the product (lexicons, rules, scorecard, models, taxonomy): relative paths in
+    the configuration are taken from the repository root."""
     p = Path(value)
     return p if p.is_absolute() else REPO_ROOT / p
+
+
+def working_path(value: str | Path) -> Path:
+    """The user's own data (incoming conversations, run folders, the session key): relative paths are
+    taken from the current directory, like ``--out`` and the workbench database file — so
+    ``cd /srv/zhijian && zhijian nightly`` works wherever the package is installed."""
+    return Path(value)

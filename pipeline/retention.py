@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from .config import ConfigError, resolve_path
+from .config import ConfigError, working_path
 
 MANIFEST = "manifest.json"
 AGGREGATES = "aggregates.json"
@@ -88,7 +88,7 @@ def run_patterns(config: dict, runs: list[str] | None) -> list[str]:
     if runs:
         return [r.replace("{date}", "*") for r in runs]
     configured = config["retention"]["runs"] or config["nightly"]["runs"]
-    return [str(resolve_path(configured.replace("{date}", "*")))]
+    return [str(working_path(configured.replace("{date}", "*")))]
 
 
 def _is_glob(part: str) -> bool:

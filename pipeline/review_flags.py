@@ -23,6 +23,20 @@ from typing import Any
 
 from .schema import Conversation
 
+# what each reason is called where people read it (explain, the workbench queue, reports)
+REASON_LABELS = {"fatal": "红线", "score.low": "低分", "complaint.risk": "投诉风险", "rating.bad": "差评",
+                 "customer.end_negative": "客户结束时负面", "model.low_confidence": "模型置信度低",
+                 "calibration.sample": "校准抽样"}
+
+
+def review_in_words(review: dict[str, Any] | None) -> str:
+    """``{"needed": True, "reasons": ["fatal", "score.low"]}`` → 「需人工复核:红线、低分」."""
+    review = review or {}
+    if not review.get("needed"):
+        return "无需人工复核"
+    reasons = "、".join(REASON_LABELS.get(r, r) for r in review.get("reasons") or [])
+    return f"需人工复核:{reasons}" if reasons else "需人工复核"
+
 
 def in_calibration_sample(conversation_id: str, seed: int, rate: float) -> bool:
     if rate <= 0:

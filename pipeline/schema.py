@@ -80,6 +80,7 @@ class Finding:
     entry: str | None = None  # lexicon entry id that matched, if any
     item: str | None = None  # scorecard item that priced it, filled by scoring
     value: float | None = None  # measured value for timing rules (seconds)
+    fatal: bool = False  # priced by a 红线 item (scorecard ``fatal: true``): the conversation scores 0, the finding's points read 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +97,7 @@ class Finding:
             "entry": self.entry,
             "item": self.item,
             "value": self.value,
+            "fatal": self.fatal,
         }
 
 

@@ -117,9 +117,9 @@ class Scorecard:
         for f in conversation.findings:
             item = self.price(f)
             if item is None:
-                f.points, f.item = 0.0, None
+                f.points, f.item, f.fatal = 0.0, None, False
                 continue
-            f.item = item.id
+            f.item, f.fatal = item.id, item.fatal
             if item.fatal:
                 f.points = 0.0
                 fatal.append(item.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -187,6 +188,63 @@ def test_explain_shows_findings_and_the_score(capsys, repo):
     assert code == 0
     assert "forbidden.phrase" in text and "红线" in text and "= 0" in text
     assert main(["explain", str(repo / "data/samples/conversations.jsonl"), "--id", "nope"]) == EXIT_USAGE
+
+
+def test_explain_reads_a_red_line_as_such_and_the_review_in_words_at_80_columns(repo):
+    from rich.console import Console
+
+    from pipeline.config import load_config
+    from pipeline.explain import explain
+
+    console = Console(record=True, width=80)
+    explain(str(repo / "data/samples/conversations.jsonl"), "s-0002", load_config(), console=console)
+    text = console.export_text()
+    assert "forbidden.phrase(红线→0)" in text and "(+0)" not in text
+    assert "需人工复核:红线、低分" in text and "'needed'" not in text  # words, not a Python dict
+    assert max(len(line) for line in text.splitlines()) <= 80
+    # no cell cut short: the whole evidence and the lexicon's whole message are there, folded over lines
+    columns: dict[int, str] = {}
+    for line in text.splitlines():
+        if line.startswith("│"):
+            for i, cell in enumerate(line.split("│")[1:-1]):
+                columns[i] = columns.get(i, "") + cell.strip()
+    assert "…" not in text
+    assert "服务规范.红线忌语" in columns[4] and "坐席使用服务忌语「你有病」" in columns[5]
+
+
+def test_a_red_line_finding_is_marked_fatal_in_json_and_parquet(sample_run):
+    import pyarrow.parquet as pq
+
+    _, sample_run = sample_run
+    results = {r["id"]: r for r in read_jsonl(sample_run / "results.jsonl")}
+    fatal = [f for r in results.values() for f in r["findings"] if f["fatal"]]
+    assert fatal and all(f["points"] == 0 and f["item"] in results_by_finding(results, f)["score_detail"]["fatal"] for f in fatal)
+    assert all(not f["fatal"] for r in results.values() for f in r["findings"] if f["points"] != 0)
+    table = pq.read_table(sample_run / "findings.parquet").to_pylist()
+    assert sum(row["fatal"] for row in table) == len(fatal)
+
+
+def results_by_finding(results, finding):
+    return next(r for r in results.values() if finding in r["findings"])
+
+
+def test_inspect_tells_a_person_what_it_found_and_what_to_do_next(tmp_path, repo, capsys):
+    out = tmp_path / "o"
+    assert main(["inspect", str(repo / "data/samples/conversations.jsonl"), "--out", str(out), "--workers", "1"]) == EXIT_OK
+    said = capsys.readouterr()
+    results = read_jsonl(out / "results.jsonl")
+    queued = sum(r["review"]["needed"] for r in results)
+    assert f"{len(results)} conversations inspected, 0 rejected" in said.out
+    assert f"review queue: {queued} of {len(results)}" in said.out
+    top_rule = max({f["rule"] for r in results for f in r["findings"]},
+                   key=lambda rule: sum(f["rule"] == rule for r in results for f in r["findings"]))
+    assert f"most frequent: {top_rule}" in said.out
+    assert "zhijian explain" in said.out and "zhijian report" in said.out and "zhijian serve" in said.out
+    # the explain it suggests runs as printed
+    line = next(x for x in said.out.splitlines() if x.strip().startswith("zhijian explain"))
+    args = shlex.split(line.split("#")[0])[1:]
+    assert main(args) == EXIT_OK
+    assert "conversations/s" in said.err  # the log line stays on stderr
 
 
 def test_check_lexicons_passes_and_catches_a_bad_example(tmp_path, lexicon_copy, capsys):

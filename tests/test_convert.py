@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_DATA
 from pipeline.convert import CSDS_SEPARATOR, ConvertError, convert_csds
 
-REAL_CSDS = Path(os.environ.get("ZHIJIAN_CSDS_VAL", "/work/shared/data/raw/csds_topic/val.json"))
+REAL_CSDS = Path(os.environ.get("ZHIJIAN_CSDS_VAL", SHARED_DATA / "csds_topic" / "val.json"))  # ../shared next to the repo
 ROLES = {"agent", "customer", "system", "bot"}
 ROLE_OF = {"客服": "agent", "用户": "customer", "商家": "customer", "物流师傅": "customer", "师傅": "customer"}
 

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover
     HAVE_PLAYWRIGHT = False
 
 pytestmark = [
+    pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (CI installs it: .ci/run → apt-get install chromium)"),
     pytest.mark.skipif(not HAVE_PLAYWRIGHT, reason="playwright is not installed (pip install -e '.[test]')"),
 ]

@@ -44,6 +44,9 @@ except ImportError:  # pragma: no cover
     HAVE_PLAYWRIGHT = False
 
 
+pytestmark = pytest.mark.browser
+
+
 def _require_browser():
     missing = [what for what, ok in (("chromium (/usr/bin/chromium; .ci/run installs it)", CHROMIUM),
                                      ("playwright (pip install -e '.[test]')", HAVE_PLAYWRIGHT)) if not ok]

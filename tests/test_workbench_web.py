@@ -465,6 +465,17 @@ def test_conversation_page_highlights_findings_and_masks_pii(site):
         assert conv.issue_type["because"][0] in html
 
 
+def test_a_red_line_finding_reads_red_line_to_zero_on_the_page(site):
+    with site["factory"]() as s:
+        conv = next(c for c in s.scalars(select(Conversation).order_by(Conversation.id)) if (c.score_detail or {}).get("fatal"))
+        fatal = [f for f in conv.findings if f.item in conv.score_detail["fatal"]]
+    html = client_for(site, "sup").get(f"/conversations/{conv.id}").text
+    for f in fatal:
+        row = html[html.index(f'id="f-{f.id}"'):]
+        row = row[:row.index("</tr>")]
+        assert '<span class="fatal">红线 → 0</span>' in row
+
+
 def test_reveal_is_for_supervisors_audited_and_shown_once(site):
     conv = _with_pii_and_findings(site)
     raw = next(t["text"][s:e] for t, spans in zip(conv.turns, conv.pii) for s, e, _ in spans)

@@ -63,6 +63,7 @@ FINDING_COLUMNS = [
     ("message", "string"),
     ("entry", "string"),
     ("value", "float64"),
+    ("fatal", "bool"),
     ("agent_id", "string"),
     ("agent_team", "string"),
     ("channel", "string"),

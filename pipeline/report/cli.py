@@ -79,4 +79,17 @@ def cmd_report(args) -> int:
         )
         for n in report.notes:
             print(f"zhijian: note: {n}", file=sys.stderr)
+        print(headline(report, out))
     return EXIT_OK
+
+
+def headline(report, out: Path) -> str:
+    """What stdout says after a report: where it is, and the targets met or missed at a glance."""
+    lines = [f"report: {out.resolve()}" + ("  (open it in a browser)" if out.suffix == ".html" else "")]
+    for m in report.kpis:
+        if m.target is None or m.value is None:
+            continue
+        shown = f"{100 * m.value:.1f} %" if m.kind == "pct" else f"{m.value:.1f}"
+        goal = f"{100 * m.target:.0f} %" if m.kind == "pct" else f"{m.target:g}"
+        lines.append(f"  {'✓' if m.met else '✗'} {m.label} {shown} (目标 {'≥' if m.direction == 'min' else '≤'} {goal})")
+    return "\n".join(lines)

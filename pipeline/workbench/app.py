@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline.config import ConfigError, load_config, resolve_path
+from pipeline.config import ConfigError, load_config, working_path
 from pipeline.workbench import api, audit, auth, database, permissions, queue, transcript, users
 from pipeline.workbench.ids import parse_id
 from pipeline.workbench import review as workflow
@@ -80,7 +80,7 @@ def create_app(config: dict | None = None, database_url: str | None = None) -> F
     wb = config["workbench"]
     url = database.database_url(config, database_url)
     engine, factory = database.open_database(url)
-    codec = auth.SessionCodec(auth.load_secret_key(resolve_path(wb["secret_key_file"])), int(wb["session_max_age_s"]))
+    codec = auth.SessionCodec(auth.load_secret_key(working_path(wb["secret_key_file"])), int(wb["session_max_age_s"]))
     try:
         tz = ZoneInfo(wb["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
@@ -384,6 +384,7 @@ def conversation_context(db: Session, user: User, conv: Conversation, *, reveal:
     return {
         "conv": conv, "run": db.get(Run, conv.run_id), "findings": findings, "turns": views, "loose_findings": loose,
         "finding_index": {f.id: n + 1 for n, f in enumerate(findings)},
+        "fatal_items": set((conv.score_detail or {}).get("fatal") or []),  # 红线 items: the finding reads 红线 → 0
         "evidence": {f.id: transcript.shown_evidence(conv, f, reveal=reveal, mask_char=mask_char) for f in findings},
         "reviews": reviews, "reviewer_names": reviewer_names, "my_draft": my_draft, "my_verdicts": my_verdicts,
         "suggested": workflow.suggested_score(db, my_draft, config) if my_draft else None,

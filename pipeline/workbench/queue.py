@@ -15,15 +15,14 @@ from typing import Any
 from sqlalchemy import String, cast, exists, func, select
 from sqlalchemy.orm import Session
 
+from pipeline import review_flags
 from pipeline.workbench.ids import parse_id
 from pipeline.workbench.db import STATUSES, Conversation, Finding, User
 from pipeline.workbench.permissions import visible_conversations
 
 SORTS = {"risk": "风险", "score": "得分(低→高)", "date": "日期(新→旧)"}
 OPEN_STATUSES = ("pending", "assigned", "disputed", "second_reviewed")  # still needs someone's work
-REASON_LABELS = {"fatal": "红线", "score.low": "低分", "complaint.risk": "投诉风险", "rating.bad": "差评",
-                 "customer.end_negative": "客户结束时负面", "model.low_confidence": "模型置信度低",
-                 "calibration.sample": "校准抽样"}
+REASON_LABELS = review_flags.REASON_LABELS
 GRADES = ("优", "良", "中", "差")
 
 
