@@ -70,10 +70,13 @@ def _inspect(inputs: list[str], out: str, config: dict, mask: bool, args) -> int
         # the log line (stderr: cron logs it) and what a person reads next (stdout)
         print(
             f"zhijian: {c['read']} read = {c['inspected']} inspected + {c['rejected']} rejected; "
-            f"{c['review_needed']} need review; {c['findings']} findings; "
-            f"{manifest['conversations_per_s']} conversations/s in {manifest['elapsed_s']:.1f} s{resumed} → {out}",
+            f"{c['review_needed']} need review; {c['findings']} findings; {manifest['elapsed_s']:.1f} s "
+            f"({manifest['startup_s']:.1f} s start-up, then {manifest['work_conversations_per_s']} conversations/s; "
+            f"{manifest['workers']} worker{'s' if manifest['workers'] != 1 else ''}){resumed} → {out}",
             file=sys.stderr,
         )
+        if manifest.get("workers_note"):
+            print(f"zhijian: {manifest['workers_note']}", file=sys.stderr)
         print(run_summary(out, manifest))
     return EXIT_REJECTS if c["rejected"] else EXIT_OK
 

@@ -216,6 +216,22 @@ def inspect_records(inspector: Inspector, records, on_result, on_reject, summary
         on_result(result)
 
 
+GZIP_TEXT_RATIO = 5  # a .gz input holds about this many times its size in text (for the worker estimate only)
+
+
+def auto_workers(cores: int, inputs: list[dict[str, Any]], min_bytes_per_worker: int) -> tuple[int, str | None]:
+    """How many local workers a run of ``inputs`` is worth: each beyond the first needs
+    ``min_bytes_per_worker`` of input to pay for its start-up (loading segmenter, spaCy, lexicons
+    and models), so the 241 samples run in one process. Returns the number and, when it is fewer
+    than ``cores``, why (the manifest and the log say it)."""
+    size = sum(i["bytes"] * (GZIP_TEXT_RATIO if str(i["path"]).endswith(".gz") else 1) for i in inputs)
+    worth = max(1, size // max(1, min_bytes_per_worker))
+    if worth >= cores:
+        return cores, None
+    return int(worth), (f"{int(worth)} of {cores} workers: {size / 1e6:.1f} MB of input; each further worker needs "
+                        f"{min_bytes_per_worker / 1e6:g} MB to pay for its start-up (--workers N to choose)")
+
+
 def run_inspection(
     inputs: list[str],
     out_dir: str | Path,
@@ -241,6 +257,7 @@ def run_inspection(
     from .partition import plan_partitions
 
     run_cfg = config["run"]
+    auto = workers is None and not run_cfg["workers"]
     workers = workers if workers is not None else (run_cfg["workers"] or os.cpu_count() or 1)
     engine = engine or run_cfg["engine"]
     merge_jsonl = run_cfg["merge_jsonl"] if merge_jsonl is None else merge_jsonl
@@ -248,7 +265,9 @@ def run_inspection(
     paths = expand_inputs(inputs)
     for p in paths:  # usage errors (unknown format, unreadable file, missing columns) before any work
         _preflight(p, table_columns)
+    loading = time.perf_counter()
     versions = _inspector_for(config, mask, warm=False).versions  # a bad rule file fails here, not in a worker
+    startup_s = time.perf_counter() - loading  # loading lexicons, segmenter, spaCy and models in this process
     identity = {
         "inputs": describe_inputs(paths),
         "config": config,
@@ -292,6 +311,8 @@ def run_inspection(
     head = list(itertools.islice(specs, 2))
     if engine == "local" and len(head) < 2:
         workers = 1  # one partition to do: starting worker processes would only cost time
+    elif engine == "local" and auto:
+        workers, manifest["workers_note"] = auto_workers(workers, identity["inputs"], int(run_cfg["min_input_bytes_per_worker"]))
     manifest["workers"] = workers
     run = make_engine(engine, workers, scheduler)
     skipped = len(done)
@@ -323,6 +344,10 @@ def run_inspection(
         finished_at=_iso(finished),
         elapsed_s=round(finished - started, 3),
         conversations_per_s=round(counts["read"] / (finished - started), 1) if finished > started else None,
+        # start-up apart: a small run is mostly start-up, and conversations/s alone would say the pipeline is slow
+        startup_s=round(startup_s, 3),
+        work_conversations_per_s=(round(counts["read"] / (finished - started - startup_s), 1)
+                                  if finished - started > startup_s else None),
         resumed_partitions=skipped,
         outputs={
             "results.jsonl": merge_jsonl,

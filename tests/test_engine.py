@@ -378,3 +378,29 @@ def test_an_unexpected_error_on_one_conversation_becomes_a_reject(inspector, mon
     assert [r.id for r in results] == ["ok"]
     assert [(r.id, r.reason) for r in rejects] == [("boom", "internal.error")] and "scorecard bug" in rejects[0].detail
     assert (summary.read, summary.inspected, summary.rejected) == (2, 1, 1)
+
+
+def test_auto_workers_one_for_a_small_input_every_core_for_a_big_one():
+    from pipeline.run import auto_workers
+
+    n, why = auto_workers(8, [{"path": "a.jsonl", "bytes": 400_000}], 8_000_000)
+    assert n == 1 and "0.4 MB" in why and "--workers" in why
+    assert auto_workers(8, [{"path": "a.jsonl", "bytes": 100_000_000}], 8_000_000) == (8, None)
+    assert auto_workers(8, [{"path": "a.jsonl", "bytes": 20_000_000}, {"path": "b.csv", "bytes": 4_000_000}], 8_000_000)[0] == 3
+    assert auto_workers(8, [{"path": "a.jsonl.gz", "bytes": 4_000_000}], 8_000_000)[0] == 2  # compressed: ~5× the text
+
+
+def test_a_small_run_uses_one_worker_unless_asked_and_reports_start_up_apart(tmp_path, repo):
+    import json
+
+    from pipeline.cli import main
+
+    inputs = [str(repo / "data/samples/conversations.jsonl"), str(repo / "data/samples/turns.csv")]  # two partitions
+    assert main(["inspect", *inputs, "--out", str(tmp_path / "auto"), "--quiet"]) == 0
+    auto = json.loads((tmp_path / "auto" / "manifest.json").read_text(encoding="utf-8"))
+    assert auto["workers"] == 1 and "MB of input" in auto["workers_note"]
+    assert 0 < auto["startup_s"] < auto["elapsed_s"] and auto["work_conversations_per_s"] > auto["conversations_per_s"]
+    assert main(["inspect", *inputs, "--out", str(tmp_path / "two"), "--quiet", "--workers", "2"]) == 0
+    two = json.loads((tmp_path / "two" / "manifest.json").read_text(encoding="utf-8"))
+    assert two["workers"] == 2 and "workers_note" not in two
+    assert len({p["counts"]["pid"] for p in two["partitions"]}) == 2  # really two processes
