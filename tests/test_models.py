@@ -260,6 +260,11 @@ def test_loader_refuses_a_tampered_artifact_and_a_wrong_sklearn_version(small_is
     meta = json.loads((d / METADATA_FILE).read_text(encoding="utf-8"))
     meta["libraries"]["scikit-learn"] = "0.24.2"
     (d / METADATA_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    # served from its inference files (arrays), the model doesn't depend on scikit-learn's version …
+    assert ModelsStage(tmp_path / "models").loaded["issue_type"].fast.pipeline is None
+    # … the pickle does
+    for name in ("inference.npz", "inference.json"):
+        (d / name).unlink()
     with pytest.raises(ConfigError, match=r"trained with scikit-learn 0\.24\.2, but .* is installed"):
         ModelsStage(tmp_path / "models")
 
@@ -360,7 +365,7 @@ def test_predictions_are_sensible_on_plain_cases(inspector):
     assert result.sentiment["customer_end"] == "positive"
 
 
-def test_inspect_start_up_does_not_import_mlflow_or_pandas(repo):
+def test_inspect_start_up_does_not_import_mlflow_pandas_or_sklearn(repo):
     code = (
         "import sys\n"
         "from pipeline.cli import build_parser\n"
@@ -369,7 +374,7 @@ def test_inspect_start_up_does_not_import_mlflow_or_pandas(repo):
         "from pipeline.models import ModelsStage\n"
         "s = ModelsStage(resolve_path('models'), load_config())\n"
         "assert s.versions['issue_model'], s.versions\n"
-        "print(sorted(m for m in ('mlflow', 'pandas') if m in sys.modules))\n"
+        "print(sorted(m for m in ('mlflow', 'pandas', 'sklearn', 'joblib') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, check=True)
     assert out.stdout.strip() == "[]"
@@ -442,20 +447,24 @@ def test_the_stage_predicts_what_the_sklearn_pipeline_predicts(inspector):
     from pipeline.ingest import read_inputs
     from pipeline.models.features import conversation_document
 
+    from pipeline.models.store import load_bundle
+
     stage = inspector.models
     issue, sent = stage.loaded["issue_type"].fast, stage.loaded["sentiment"].fast
+    issue_pipeline, _ = load_bundle(REPO / "models" / "issue_type")
+    sent_pipeline, _ = load_bundle(REPO / "models" / "sentiment")
     convs = [c for c in read_inputs([str(REPO / "data/samples/conversations.jsonl")], inspector.config) if hasattr(c, "turns")][:40]
     for c in convs:
         inspector.normalizer(c)
         inspector.segmenter(c)
         stage(c)
         doc = conversation_document(((t.role, t.tokens) for t in c.turns), "customer+agent")
-        p = issue.pipeline.predict_proba([doc])[0]
+        p = issue_pipeline.predict_proba([doc])[0]
         assert c.predictions["issue_type"]["label"] == issue.classes[int(p.argmax())]
         assert abs(c.predictions["issue_type"]["confidence"] - p.max()) < 1e-4
         customer = [t for t in c.turns if t.role == "customer" and t.tokens]
         if customer:
-            q = sent.pipeline.predict_proba([t.tokens for t in customer])
+            q = sent_pipeline.predict_proba([t.tokens for t in customer])
             got = {d["turn"]: d for d in c.predictions["turn_sentiment"]}
             for t, row in zip(customer, q):
                 assert got[t.index]["label"] == sent.classes[int(np.argmax(row))]

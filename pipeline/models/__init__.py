@@ -14,7 +14,8 @@ Adds ``Conversation.predictions`` (SPEC output contract):
   customer's last turn with text.
 
 The models are the bundles in ``models/<name>/`` (``model.joblib`` + ``metadata.json``), verified
-at start-up (store.py: sha256 and scikit-learn version, else ConfigError → exit 2). A model that
+at start-up (store.py: sha256 and scikit-learn version, else ConfigError → exit 2) — or, when the
+bundle's inference files match it, those arrays (inference.py: no scikit-learn import). A model that
 isn't there predicts nothing: its fields stay ``null`` — never invented. Training, MLflow and
 the CLI live in this package too (train.py, tracking.py, cli.py) and load only when used.
 """
@@ -95,7 +96,14 @@ class ModelsStage:
         if not has_bundle(directory):
             return
         from ..config import ConfigError
+        from . import inference
+        from .store import read_metadata, verify_artifact
 
+        meta = verify_artifact(directory, read_metadata(directory))  # a changed model.joblib is refused either way
+        fast = inference.load(directory, meta.get("sha256"))  # arrays: no scikit-learn, no pickle
+        if fast is not None:
+            self.loaded[name] = LoadedModel(name, fast, meta)
+            return
         with _sklearn_without_pandas():
             from .predict import LinearTextModel, UnsupportedModel
             from .store import load_bundle

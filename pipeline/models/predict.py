@@ -48,22 +48,32 @@ class LinearTextModel:
             raise UnsupportedModel(f"expected TfidfVectorizer → LogisticRegression | SoftmaxLinear, got {type(vec).__name__} → {type(clf).__name__}")
         if not callable(vec.analyzer) or vec.binary or vec.norm not in ("l2", None) or not vec.use_idf:
             raise UnsupportedModel("the vectorizer must use a callable analyzer, counts (not binary), idf and l2 or no norm")
-        self.pipeline = pipeline
-        self.analyzer = vec.analyzer
-        self.vocab: dict[str, int] = dict(vec.vocabulary_)
-        self.idf = np.asarray(vec.idf_, dtype=np.float64)
-        self.sublinear = bool(vec.sublinear_tf)
-        self.l2 = vec.norm == "l2"
-        self.classes = [str(c) for c in clf.classes_]
         coef = np.asarray(clf.coef_, dtype=np.float64)
-        self.binary = coef.shape[0] == 1
-        if self.binary:  # predict_proba = [1 - σ(z), σ(z)]: the same as a softmax over [-z/2, z/2]
+        if coef.shape[0] == 1:  # predict_proba = [1 - σ(z), σ(z)]: the same as a softmax over [-z/2, z/2]
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
             intercept = np.array([-clf.intercept_[0] / 2, clf.intercept_[0] / 2])
         else:
             intercept = np.asarray(clf.intercept_, dtype=np.float64)
-        self.coef_t = np.ascontiguousarray(coef.T)  # (n_features, n_classes)
-        self.intercept = intercept
+        self._setup(analyzer=vec.analyzer, vocab=dict(vec.vocabulary_), idf=np.asarray(vec.idf_, dtype=np.float64),
+                    coef_t=np.ascontiguousarray(coef.T), intercept=intercept, classes=[str(c) for c in clf.classes_],
+                    sublinear=bool(vec.sublinear_tf), l2=vec.norm == "l2")
+        self.pipeline = pipeline
+
+    @classmethod
+    def from_arrays(cls, *, analyzer: Any, vocab: dict[str, int], idf: np.ndarray, coef_t: np.ndarray, intercept: np.ndarray,
+                    classes: list[str], sublinear: bool, l2: bool) -> LinearTextModel:
+        """The same model from its arrays (models/inference.py): no scikit-learn import, no pickle."""
+        self = cls.__new__(cls)
+        self._setup(analyzer=analyzer, vocab=vocab, idf=idf, coef_t=coef_t, intercept=intercept, classes=classes,
+                    sublinear=sublinear, l2=l2)
+        self.pipeline = None  # the fitted scikit-learn pipeline: only when loaded from model.joblib
+        return self
+
+    def _setup(self, *, analyzer: Any, vocab: dict[str, int], idf: np.ndarray, coef_t: np.ndarray, intercept: np.ndarray,
+               classes: list[str], sublinear: bool, l2: bool) -> None:
+        self.analyzer, self.vocab, self.classes = analyzer, vocab, classes
+        self.idf, self.sublinear, self.l2 = idf, sublinear, l2  # tf-idf: log(tf) + 1 when sublinear, × idf, l2 norm
+        self.coef_t, self.intercept = coef_t, intercept  # coef_t: (n_features, n_classes)
         self.centered_t = self.coef_t - self.coef_t.mean(axis=1, keepdims=True)
         self.names = {j: t for t, j in self.vocab.items()}
         self.showable = np.zeros(len(self.idf), dtype=bool)  # may a feature appear in `because`?

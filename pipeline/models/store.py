@@ -61,7 +61,21 @@ def save_bundle(model: Any, metadata: dict[str, Any], directory: Path) -> dict[s
     meta["libraries"] = library_versions()
     os.replace(tmp_model, directory / MODEL_FILE)
     write_metadata(directory, meta)
+    write_inference(directory, model, meta["sha256"])
     return meta
+
+
+def write_inference(directory: Path, model: Any, source_sha256: str) -> None:
+    """The inference files (models/inference.py) of ``model``; a model the fast path can't read
+    gets none (and stale ones are removed), so it loads from ``model.joblib``."""
+    from . import inference
+    from .predict import UnsupportedModel
+
+    try:
+        inference.export(directory, model, source_sha256)
+    except (UnsupportedModel, ValueError):
+        for name in (inference.ARRAYS_FILE, inference.SPEC_FILE):
+            (Path(directory) / name).unlink(missing_ok=True)
 
 
 def write_metadata(directory: Path, meta: dict[str, Any]) -> None:
@@ -88,7 +102,22 @@ def verify_bundle(directory: Path) -> dict[str, Any]:
     import sklearn
 
     directory = Path(directory)
-    meta = read_metadata(directory)
+    meta = verify_artifact(directory, read_metadata(directory))
+    artifact = directory / meta.get("artifact", MODEL_FILE)
+    trained_with = (meta.get("libraries") or {}).get("scikit-learn")
+    if trained_with != sklearn.__version__:
+        raise ConfigError(
+            f"{artifact}: trained with scikit-learn {trained_with}, but {sklearn.__version__} is installed — "
+            f"a pickled model may misbehave across versions; install scikit-learn=={trained_with} "
+            f"(pip install 'scikit-learn=={trained_with}') or retrain with `zhijian train {directory.name.replace('_', '-')}`"
+        )
+    return meta
+
+
+def verify_artifact(directory: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """The artifact is there and its bytes hash to the metadata's sha256 (no scikit-learn needed:
+    also checked when the model is served from its inference files). Raises ConfigError."""
+    directory = Path(directory)
     artifact = directory / meta.get("artifact", MODEL_FILE)
     if not artifact.exists():
         raise ConfigError(f"{artifact}: missing, but {directory / METADATA_FILE} describes it; retrain or promote the model")
@@ -99,13 +128,6 @@ def verify_bundle(directory: Path) -> dict[str, Any]:
             f"{artifact}: sha256 {actual[:16]}… does not match {expected and expected[:16]}… in {METADATA_FILE} — "
             "the file was changed after training; refusing to load it (a pickle is code). "
             f"Restore it with `zhijian models promote {directory.name} VERSION` or retrain"
-        )
-    trained_with = (meta.get("libraries") or {}).get("scikit-learn")
-    if trained_with != sklearn.__version__:
-        raise ConfigError(
-            f"{artifact}: trained with scikit-learn {trained_with}, but {sklearn.__version__} is installed — "
-            f"a pickled model may misbehave across versions; install scikit-learn=={trained_with} "
-            f"(pip install 'scikit-learn=={trained_with}') or retrain with `zhijian train {directory.name.replace('_', '-')}`"
         )
     return meta
 
@@ -143,4 +165,7 @@ def install_bundle(src: Path, dst: Path, extra: dict[str, Any] | None = None) ->
     os.replace(tmp_path, dst / MODEL_FILE)
     meta = {**meta, **(extra or {}), "artifact": MODEL_FILE}
     write_metadata(dst, meta)
+    import joblib
+
+    write_inference(dst, joblib.load(dst / MODEL_FILE), meta["sha256"])
     return meta
