@@ -1,7 +1,9 @@
 """Response timing: which agent turn answered which customer turn, and how long it took.
 
 Adds ``Conversation.metrics`` (``first_response_s``, ``avg_response_s``, ``max_response_s``,
-``turns``) and gives the timing rules the (customer turn, agent turn, seconds) pairs they judge.
+``turns``) and gives the timing rules the (customer turn, agent turn, seconds) pairs they judge;
+for a call also the speech timing of :mod:`pipeline.call_timing` (interruptions, silences, speech
+rate, talk share: ``null`` for a chat) and ``Conversation.call_timing`` for the call rules.
 
 A customer's wait starts at the first customer turn not yet answered (for a call with
 ``end_ts``: when the customer stopped talking) and ends at the next agent turn. Bot and system
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import call_timing
 from .schema import Conversation
 
 
@@ -49,6 +52,17 @@ class ResponseMetrics:
 
     name = "metrics"
 
+    def __init__(self, config: dict | None = None, lexicons=None):
+        calls = (config or {}).get("calls") or {}
+        self.calls = calls
+        self._hold = frozenset([calls["hold_lexicon"]]) if lexicons is not None and calls.get("hold_lexicon") else None
+        self._lexicons = lexicons
+
+    def _announced_hold(self, conversation: Conversation):
+        def held(i: int) -> bool:
+            return bool(self._lexicons.match(conversation.turns[i].norm, self._hold))
+        return held
+
     def __call__(self, conversation: Conversation) -> Conversation:
         pairs = replies(conversation)
         seconds = [p.seconds for p in pairs]
@@ -62,4 +76,12 @@ class ResponseMetrics:
             "replies": len(seconds),
         }
         conversation.replies = pairs
+        timing = None
+        if self.calls and call_timing.is_call(conversation):
+            timing = call_timing.measure(
+                conversation, tolerance_s=float(self.calls["interruption_tolerance_s"]), min_gap_s=float(self.calls["silence_min_gap_s"]),
+                min_rate_turn_s=float(self.calls["speech_rate_min_turn_s"]),
+                announced_hold=self._announced_hold(conversation) if self._hold else (lambda i: False))
+        conversation.call_timing = timing
+        conversation.metrics.update(timing.metrics() if timing else dict.fromkeys(call_timing.METRIC_KEYS))
         return conversation

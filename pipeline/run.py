@@ -52,7 +52,7 @@ class Inspector:
         words += [(p, USER_WORD_FREQ) for p in self.lexicons.user_words()]
         self.segmenter = Segmenter(seg["backend"], words, seg["hmm"])
         self.privacy = PiiDetector(self.config, tokenize=self.segmenter.cut)
-        self.metrics = ResponseMetrics()
+        self.metrics = ResponseMetrics(self.config, self.lexicons)
         self.models = ModelsStage(resolve_path(paths["models"]), self.config)
         self.flags = ReviewFlags(self.config, self.lexicons, {n: m.metadata for n, m in self.models.loaded.items()})
         self.stages = [

@@ -117,6 +117,7 @@ class Conversation:
     findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     replies: list[Any] = field(default_factory=list)  # metrics.Reply pairs, for the timing rules
+    call_timing: Any = None  # call_timing.CallTiming of a call (None for a chat), for the call rules
     predictions: dict[str, Any] = field(default_factory=dict)  # issue_type, sentiment, turn_sentiment
 
 

@@ -56,7 +56,8 @@ def test_a_training_run_lands_in_mlflow_with_params_metrics_and_artifacts(store)
     assert run.data.tags["data.test_hash"] and run.data.tags["data.train_hash"]
     arts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"confusion_matrix.png", "calibration.png", "report.json", "data.json", "bundle"} <= arts
-    assert {a.path for a in client.list_artifacts(run.info.run_id, "bundle")} == {"bundle/model.joblib", "bundle/metadata.json"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "bundle")} == {
+        "bundle/model.joblib", "bundle/metadata.json", "bundle/inference.npz", "bundle/inference.json"}
     local = Path(client.download_artifacts(run.info.run_id, "confusion_matrix.png", str(store["tmp"] / "dl")))
     assert local.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads(Path(client.download_artifacts(run.info.run_id, "report.json", str(store["tmp"] / "dl"))).read_text(encoding="utf-8"))

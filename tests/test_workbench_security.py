@@ -12,6 +12,7 @@ appeal reason, through the real workflow. Each test works on its own copy of the
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import warnings
@@ -293,7 +294,8 @@ def test_the_hash_pool_refuses_beyond_its_size_and_frees_its_slots():
     with pool.slot():  # released on exit, also after the refusal
         pass
     with pytest.raises(Exception, match="at least 1"):
-        auth.HashPool(0)
+        auth.HashPool(-1)
+    assert auth.HashPool(0).size == max(1, (os.cpu_count() or 2) // 2)  # auto: half the cores
 
 
 def test_a_login_beyond_the_hash_pool_is_429_at_once_and_not_counted(site):

@@ -38,6 +38,12 @@ RESULT_COLUMNS = [
     ("first_response_s", "float64"),
     ("avg_response_s", "float64"),
     ("max_response_s", "float64"),
+    # calls only (null for a chat): pipeline/call_timing.py
+    ("interruptions", "int32"),
+    ("silence_total_s", "float64"),
+    ("silence_max_s", "float64"),
+    ("agent_talk_share", "float64"),
+    ("agent_chars_per_s", "float64"),
     ("issue_type", "string"),
     ("issue_type_confidence", "float64"),
     ("sentiment", "string"),
@@ -48,6 +54,7 @@ RESULT_COLUMNS = [
     ("source_line", "int64"),
     ("source_row", "int64"),
 ]
+CALL_METRIC_COLUMNS = ("interruptions", "silence_total_s", "silence_max_s", "agent_talk_share", "agent_chars_per_s")
 FINDING_COLUMNS = [
     ("conversation_id", "string"),
     ("rule", "string"),
@@ -116,6 +123,7 @@ def result_row(r: ConversationResult) -> dict[str, Any]:
         "first_response_s": m.get("first_response_s"),
         "avg_response_s": m.get("avg_response_s"),
         "max_response_s": m.get("max_response_s"),
+        **{k: m.get(k) for k in CALL_METRIC_COLUMNS},
         "issue_type": _get(r.issue_type, "label"),
         "issue_type_confidence": _get(r.issue_type, "confidence"),
         "sentiment": _get(r.sentiment, "label"),

@@ -170,6 +170,9 @@ class RuleContext:
         return value
 
 
+NUMBER_PARAMS = ("threshold", "lower", "upper", "monologue")  # numbers, or dotted keys into the configuration
+
+
 def config_value(config: dict, value: Any, where: str) -> Any:
     """Numbers are taken as they are; a string is a dotted key into the configuration."""
     if isinstance(value, str):
@@ -354,8 +357,11 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
         for key in ("within_turns", "lookback_turns"):
             if not isinstance(after[key], int) or after[key] < 0:
                 raise ConfigError(f"{where}: after.{key} must be a non-negative integer")
-    if "threshold" in params:
-        params["threshold"] = config_value(config, params["threshold"], where)
+    for key in NUMBER_PARAMS:
+        if key in params:
+            params[key] = config_value(config, params[key], where)
+            if isinstance(params[key], bool) or not isinstance(params[key], (int, float, dict)):
+                raise ConfigError(f"{where}: {key} must be a number or a configuration key naming one, got {params[key]!r}")
     labels = params.get("labels")
     if labels is not None:
         known = ("phone", "id_card", "bank_card", "email", "address")
@@ -368,4 +374,4 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
 
 
 # the kinds register themselves on import
-from . import combine, phrase, pii, timing  # noqa: E402,F401
+from . import call, combine, phrase, pii, timing  # noqa: E402,F401

@@ -454,19 +454,20 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
         nxt = _safe_next(form.get("next"), "")
         ctx = {"next": nxt, "username": username}
         client = _client(request)
-        block = _login_block(db, username, client)
-        if block is not None:
-            wait_s = max(1, math.ceil((block.until - datetime.now(timezone.utc)).total_seconds()))
-            resp = render(request, "login.html", None, {**ctx, "error": auth.retry_message(block, tz=app.state.tz)}, 429)
-            resp.headers["Retry-After"] = str(wait_s)
-            return resp
-        if not username or not password:
-            return render(request, "login.html", None, {**ctx, "error": "请填写用户名和密码。"}, 400)
         try:
             with app.state.hash_pool.slot():
-                user = users.authenticate(db, username, password, app.state.config)
+                block = _login_block(db, username, client)
+                if block is not None:
+                    wait_s = max(1, math.ceil((block.until - datetime.now(timezone.utc)).total_seconds()))
+                    resp = render(request, "login.html", None, {**ctx, "error": auth.retry_message(block, tz=app.state.tz)}, 429)
+                    resp.headers["Retry-After"] = str(wait_s)
+                    return resp
+                if not username or not password:
+                    return render(request, "login.html", None, {**ctx, "error": "请填写用户名和密码。"}, 400)
+                # the read transaction ends before the ~0.1 s hash: its connection goes back to the pool
+                user = users.authenticate(db, username, password, app.state.config, release_connection=True)
         except auth.HashPoolFull:
-            # a flood of logins: refused before hashing, so the pages stay fast (not counted as a failure)
+            # a flood of logins: refused before any database work or hashing, so the pages stay fast (not a failure)
             resp = render(request, "login.html", None, {**ctx, "error": "登录请求过多,请稍后几秒再试。"}, 429)
             resp.headers["Retry-After"] = str(LOGIN_BUSY_RETRY_S)
             return resp

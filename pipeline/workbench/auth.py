@@ -185,17 +185,21 @@ class HashPoolFull(RuntimeError):
 
 
 class HashPool:
-    """At most ``size`` password hashes at once (each argon2id hash takes ``memory_cost_kib``): a
-    login flood is refused at once (429) instead of queueing up memory and starving the pages."""
+    """At most ``size`` password hashes at once (each argon2id hash takes ``memory_cost_kib`` and
+    ``parallelism`` threads): a login flood is refused at once (429) instead of queueing up memory
+    and starving the pages. ``size`` 0 = auto: half the CPU cores, at least 1 (bench/login_flood.py:
+    on 2 cores a cap of 4 let /my wait ~0.3–0.5 s during 80 concurrent bad logins, a cap of 1 ~0.13 s)."""
 
     def __init__(self, size: int):
-        if size < 1:
-            raise ConfigError(f"workbench.login_concurrent_hashes must be at least 1, got {size}")
+        if size < 0:
+            raise ConfigError(f"workbench.login_concurrent_hashes must be 0 (auto) or at least 1, got {size}")
+        size = size or max(1, (os.cpu_count() or 2) // 2)
         self._slots = threading.BoundedSemaphore(size)
         self.size = size
 
     @contextmanager
     def slot(self) -> Iterator[None]:
+        """A slot for one login, taken before anything else it does (no database work for a refused one)."""
         if not self._slots.acquire(blocking=False):
             raise HashPoolFull()
         try:

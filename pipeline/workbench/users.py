@@ -150,15 +150,18 @@ def _dummy_hash(config: dict | None) -> str:
     return _DUMMY[key]
 
 
-def authenticate(session: Session, username: str, password: str, config: dict | None = None) -> User | None:
+def authenticate(session: Session, username: str, password: str, config: dict | None = None,
+                 release_connection: bool = False) -> User | None:
     """The active user with this username and password, else None. Rehashes an outdated hash
-    (the caller's commit saves it)."""
+    (the caller's commit saves it). ``release_connection``: end the session's (read-only) transaction
+    before hashing, so a slow hash doesn't hold a pooled database connection (the login page)."""
     user = session.scalar(select(User).where(func.lower(User.username) == (username or "").lower()))
-    if user is None:
-        verify_password(_dummy_hash(config), password or "", config)
+    stored, active, uid = (user.password_hash, user.active, user.id) if user is not None else (_dummy_hash(config), False, None)
+    if release_connection:
+        session.rollback()
+    if not verify_password(stored, password or "", config) or uid is None or not active:
         return None
-    if not verify_password(user.password_hash, password or "", config) or not user.active:
-        return None
+    user = session.get(User, uid) if release_connection else user
     if needs_rehash(user.password_hash, config):
         user.password_hash = hash_password(password, config)
         audit.record(session, user, "user.rehash", "users", user.id, None, {"argon2": dict(_settings(config)["argon2"])})
