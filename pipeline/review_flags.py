@@ -26,7 +26,7 @@ from .schema import Conversation
 # what each reason is called where people read it (explain, the workbench queue, reports)
 REASON_LABELS = {"fatal": "红线", "score.low": "低分", "complaint.risk": "投诉风险", "rating.bad": "差评",
                  "customer.end_negative": "客户结束时负面", "model.low_confidence": "模型置信度低",
-                 "calibration.sample": "校准抽样"}
+                 "calibration.sample": "校准抽样", "sample.stratified": "分层抽样"}
 
 
 def review_in_words(review: dict[str, Any] | None) -> str:
