@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
@@ -60,7 +60,10 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 NO_SESSION_PREFIXES = ("/static/", "/api/")
-LOGIN_BUSY_RETRY_S = 2  # Retry-After when every password-hashing slot is busy  # bearer-token API and files: no cookie session
+LOGIN_BUSY_RETRY_S = 2  # Retry-After when every password-hashing slot is busy
+LOGIN_BUSY_PAGE = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>请求过多</title>'
+                   '<link rel="stylesheet" href="/static/app.css"></head><body><main><h1>登录请求过多</h1>'
+                   '<p>登录请求过多,请稍后几秒再试。</p><p><a href="/login">返回登录页</a></p></main></body></html>')  # bearer-token API and files: no cookie session
 
 
 class LoginRequired(Exception):
@@ -237,6 +240,14 @@ def current_user(request: Request, db: Session = Depends(get_db)) -> User | None
     return auth.session_user(db, _session(request), request.app.state.session_policy)
 
 
+def login_slot(request: Request) -> Iterator[None]:
+    """POST /login's first dependency, resolved before its form is read: a slot of the password-hashing
+    pool for the whole login, or ``auth.HashPoolFull`` — answered 429 at once (``login_busy``),
+    before any form parsing, database work, template or hash, so a flood costs the pages little."""
+    with request.app.state.hash_pool.slot():
+        yield
+
+
 def require_login(user: User | None = Depends(current_user)) -> User:
     if user is None:
         raise LoginRequired()
@@ -261,6 +272,11 @@ def _add_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         dest = "/login" if request.method != "GET" or target == "/" else f"/login?next={quote(target, safe='')}"
         return RedirectResponse(dest, status_code=303)
+
+    @app.exception_handler(auth.HashPoolFull)
+    async def login_busy(request: Request, exc: auth.HashPoolFull):
+        # a flood of logins: the cheapest answer that still tells a person what to do (not counted as a failure)
+        return HTMLResponse(LOGIN_BUSY_PAGE, status_code=429, headers={"Retry-After": str(LOGIN_BUSY_RETRY_S)})
 
     @app.exception_handler(StarletteHTTPException)
     async def error_page(request: Request, exc: StarletteHTTPException):
@@ -449,28 +465,22 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
         return render(request, "login.html", None, {"next": _safe_next(request.query_params.get("next"), "")})
 
     @app.post("/login")
-    def login(request: Request, form: Any = Depends(checked_form), db: Session = Depends(get_db)):
+    def login(request: Request, _slot: None = Depends(login_slot), form: Any = Depends(checked_form),
+              db: Session = Depends(get_db)):
         username, password = _field(form, "username"), form.get("password") or ""
         nxt = _safe_next(form.get("next"), "")
         ctx = {"next": nxt, "username": username}
         client = _client(request)
-        try:
-            with app.state.hash_pool.slot():
-                block = _login_block(db, username, client)
-                if block is not None:
-                    wait_s = max(1, math.ceil((block.until - datetime.now(timezone.utc)).total_seconds()))
-                    resp = render(request, "login.html", None, {**ctx, "error": auth.retry_message(block, tz=app.state.tz)}, 429)
-                    resp.headers["Retry-After"] = str(wait_s)
-                    return resp
-                if not username or not password:
-                    return render(request, "login.html", None, {**ctx, "error": "请填写用户名和密码。"}, 400)
-                # the read transaction ends before the ~0.1 s hash: its connection goes back to the pool
-                user = users.authenticate(db, username, password, app.state.config, release_connection=True)
-        except auth.HashPoolFull:
-            # a flood of logins: refused before any database work or hashing, so the pages stay fast (not a failure)
-            resp = render(request, "login.html", None, {**ctx, "error": "登录请求过多,请稍后几秒再试。"}, 429)
-            resp.headers["Retry-After"] = str(LOGIN_BUSY_RETRY_S)
+        block = _login_block(db, username, client)
+        if block is not None:
+            wait_s = max(1, math.ceil((block.until - datetime.now(timezone.utc)).total_seconds()))
+            resp = render(request, "login.html", None, {**ctx, "error": auth.retry_message(block, tz=app.state.tz)}, 429)
+            resp.headers["Retry-After"] = str(wait_s)
             return resp
+        if not username or not password:
+            return render(request, "login.html", None, {**ctx, "error": "请填写用户名和密码。"}, 400)
+        # the read transaction ends before the ~0.1 s hash: its connection goes back to the pool
+        user = users.authenticate(db, username, password, app.state.config, release_connection=True)
         auth.record_login_attempt(db, username, client, ok=user is not None)
         if user is None:
             audit.record(db, None, "login.failed", "logins", auth.username_key(username), None, {"client": client})
