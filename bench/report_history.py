@@ -194,7 +194,7 @@ def generate_history(out: Path, days: int = 30, per_day: int = 3400, seed: int =
         rs = arrow_schema(RESULT_COLUMNS + [("customer_start", "string")])
         cols = {}
         for name, _ in RESULT_COLUMNS + [("customer_start", "string")]:
-            v = res[name]
+            v = res.get(name, [None] * n)  # a column the generator doesn't fill (calls' speech timing …) is null
             cols[name] = pa.array(v.tolist() if isinstance(v, np.ndarray) else v, type=rs.field(name).type, from_pandas=True)
         pq.write_table(pa.table(cols, schema=rs), run / "results.parquet", compression="zstd")
         fs = arrow_schema(FINDING_COLUMNS)
@@ -209,6 +209,10 @@ def generate_history(out: Path, days: int = 30, per_day: int = 3400, seed: int =
             "started_at": f"{day + timedelta(days=1)}T02:00:00+08:00", "generator": "bench/report_history.py",
         }
         (run / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        # the rejected records, where a real run lists them (the report matches a re-run's rejects on them)
+        (run / "rejects.jsonl").write_text("".join(
+            json.dumps({"source": manifest["inputs"][0]["path"], "line": 1 + k * (n // rejected), "row": None, "id": None,
+                        "reason": "json.invalid", "detail": "not valid JSON"}) + "\n" for k in range(rejected)), encoding="utf-8")
         if d % 3 == 0:  # reviewers judged some flagged conversations (format: docs/REPORTS.md)
             _write_verdicts(run, rng, fnd, ids, score)
         runs.append(run)

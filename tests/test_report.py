@@ -268,7 +268,7 @@ def test_loader_reads_partitioned_runs_and_resolves_duplicates(tmp_path, runs):
         pq.write_table(table.slice(1), part / f"{name}.parquet" / "part-000001.parquet")
         (part / f"{name}.parquet" / ".part-000002.parquet.partial").write_bytes(b"half-written")
     rs = load_runs([runs[1], part])
-    assert len(rs.results) == 3 and any("more than one run" in n for n in rs.notes)
+    assert len(rs.results) == 3 and any("重复会话" in n for n in rs.notes)
     assert set(rs.results["run"]) == {1}  # the later run wins
     assert len(rs.findings) == len(pq.read_table(runs[1] / "findings.parquet"))
     with pytest.raises(ReportInputError, match="no results.parquet"):

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from .change import judge_change
 from .metrics import KPI_KINDS, Report
 
 SECTIONS = [
@@ -24,12 +25,6 @@ SECTIONS = [
     ("verdicts", "机器与人工一致性"),
     ("method", "口径说明"),
 ]
-# +1: higher is better; -1: lower is better; 0: neither
-GOOD = {
-    "avg_score": 1, "first_response_sla_compliance": 1, "negative_recovery_rate": 1, "rating_rate": 0, "conversations": 0,
-    "review_rate": 0, "fatal_rate": -1, "first_response_mean": -1, "first_response_p50": -1, "first_response_p90": -1,
-    "avg_response_s": -1, "complaint_risk_rate": -1, "bad_rating_rate": -1, "customer_negative_rate": -1,
-}
 CSS = """
 :root{--fg:#1f2933;--muted:#6b7785;--line:#e3e7ec;--bg:#f6f8fa;--good:#2f8a4a;--bad:#c0392b;--accent:#3b6fb6}
 *{box-sizing:border-box}
@@ -97,22 +92,13 @@ def fmt(v: Any, kind: str = "num", note: str = "") -> str:
 
 
 def _change(key: str, kind: str, change: float | None) -> str:
-    if change is None or (isinstance(change, float) and math.isnan(change)):
+    c = judge_change(key, kind, change)
+    if c is None:
         return '<span class="na">—</span>'
-    good = GOOD.get(key, 0)
-    arrow = "▲" if change > 0 else "▼" if change < 0 else "＝"
-    cls = ""
-    if change and good:
-        cls = ("up" if change > 0 else "down") + ("-good" if (change > 0) == (good > 0) else "-bad")
-    if kind == "pct":
-        txt = f"{change * 100:+.1f} 个百分点"
-    elif kind == "seconds":
-        txt = f"{change:+.1f} s"
-    elif kind == "count":
-        txt = f"{change:+,.0f}"
-    else:
-        txt = f"{change:+.1f}"
-    return f'<span class="{cls}">{arrow} {txt}</span>'
+    if not c.arrow:
+        return f'<span class="flat">{c.text}</span>'
+    cls = f' class="{"up" if c.shown > 0 else "down"}-{c.verdict}"' if c.verdict else ""
+    return f"<span{cls}>{c.arrow} {c.text}</span>"
 
 
 def _status(met: bool | None, target: float | None, direction: str | None, kind: str) -> str:
@@ -342,6 +328,8 @@ def sec_bad(r: Report, charts: dict[str, bytes]) -> str:
     head = (f"<p>差评 {b['count']:,} 条{extra}:评分 ≤ {b['threshold']},占有评价会话 {fmt(b['rate'], 'pct')}"
             f"(有评价 {b['rated']:,} / 全部 {b['conversations']:,});其中 {b['comments']:,} 条有评语。"
             "原因先看评语关键词,评语说不出原因时看会话的质检发现(lexicons/reports/bad_review_reasons.yaml)。"
+            "评语提及 = 客户评语点名的原因;质检发现指向 = 会话的质检发现所指的原因(缺开场问候 / 结束语、泄露隐私按 seed 004 "
+            "「未按服务流程操作」归入 其他);无从判断的差评不算任何原因的提及。"
             "评语原文不展示,只展示命中的关键词。</p>")
 
     def kws(row) -> str:
@@ -349,7 +337,8 @@ def sec_bad(r: Report, charts: dict[str, bytes]) -> str:
 
     by_class = table(b["by_class"], [("reason", "原因", "text"), ("count", "差评数", "count"), ("share", "占比", "pct"),
                                      ("by_comment", "据评语", "count"), ("by_findings", "据质检发现", "count"),
-                                     ("by_fallback", "无从判断", "count"), ("any_mention", "提及(多选)", "count"),
+                                     ("by_fallback", "无从判断", "count"), ("comment_mentions", "评语提及(多选)", "count"),
+                                     ("finding_mentions", "质检发现指向(多选)", "count"),
                                      ("backed_by_findings", "评语有质检佐证", "pct"), ("top_keywords", "常见关键词", kws)])
     classes = [c for c in b["classes"] if c in b["by_agent"].columns]
     agent = b["by_agent"].reset_index()
@@ -387,6 +376,8 @@ def sec_method(r: Report, charts: dict[str, bytes]) -> str:
         "每个比率的分母是该指标适用的会话:差评率 = 评分 ≤ "
         f"{m['bad_rating_at_most']} 的会话 / 有评分的会话;首响达标率 = 首次响应 ≤ 渠道 SLA({esc(sla)})的会话 / 有首响计时的会话;"
         "负面率与负面开场→非负面结束只在有情绪结果时计算。",
+        f"客户满意度 CSAT = 评分 ≥ {m['csat_satisfied_at_least']} 的会话 / 有评分的会话(seed 001:CSAT 达到 85% 以上);差评率单独计算。",
+        "本期较上期的变化按显示精度取整,取整为 0 的显示为“持平”,不着色。",
         "红线率 = 命中红线项(分数归零)的会话占比;投诉风险率 = 有 complaint.risk 命中的会话占比;规则命中率 = 含该规则命中的会话占比。",
         "P50 / P90 为线性插值分位数;平均响应 = 各会话平均回复时长的平均。",
         "日期取 started_at 写明的日历日(来源时区);没有 started_at 的会话计入总数,不进入趋势。",

@@ -3,7 +3,9 @@
 A RUN_DIR is what ``zhijian inspect --out`` writes: ``results.parquet`` and ``findings.parquet``
 (each a file, or a directory of ``part-*.parquet`` files), ``manifest.json`` and, when reviewers
 have judged findings, ``verdicts.parquet`` or ``verdicts.jsonl`` (format: docs/REPORTS.md).
-Only the columns the report uses are read; a column an older run lacks is added as null.
+Only the columns the report uses are read; a column an older run lacks is added as null. Runs that
+overlap (a re-run given next to its original) are deduplicated by :mod:`.dedupe`, the latest run
+winning, and each run's read / rejected counts are reduced by what it lost.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import orjson
 import pandas as pd
+
+from .dedupe import REJECT_COLUMNS, dedupe, recency_ranks, run_time
 
 RESULT_COLUMNS = [
     "id", "score", "grade", "review_needed", "findings", "deductions", "fatal", "channel", "started_at",
@@ -40,7 +44,7 @@ class ReportInputError(ValueError):
 class RunSet:
     results: pd.DataFrame  # one row per conversation (+ ``run``: index into ``runs``; ``day``: YYYY-MM-DD or None)
     findings: pd.DataFrame  # one row per finding (+ ``run``)
-    runs: list[dict[str, Any]]  # per RUN_DIR: path, counts (read / inspected / rejected …), mask, started_at
+    runs: list[dict[str, Any]]  # per RUN_DIR: path, counts (read / inspected / rejected … after dedupe), mask, times, dropped
     verdicts: pd.DataFrame | None = None  # None when no RUN_DIR has a verdicts file
     notes: list[str] = field(default_factory=list)  # what the loader had to decide (duplicates …)
 
@@ -120,17 +124,42 @@ def _read_verdicts(run_dir: Path) -> pd.DataFrame | None:
     return df
 
 
+def _read_rejects(run_dir: Path, run_index: int, manifest: dict[str, Any]) -> pd.DataFrame | None:
+    """The run's ``rejects.jsonl`` as (run, id, position, reason) — None when it is missing or doesn't
+    agree with the manifest's count (then the run's rejects can't be matched against other runs)."""
+    path = run_dir / "rejects.jsonl"
+    expected = (manifest.get("counts") or {}).get("rejected")
+    if not path.exists():
+        return None if expected else pd.DataFrame(columns=REJECT_COLUMNS)
+    sha = {i.get("path"): i.get("sha256") for i in manifest.get("inputs") or [] if isinstance(i, dict)}
+    rows = []
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            d = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None
+        src = d.get("source")
+        rid = d.get("id")
+        rows.append((run_index, None if rid is None else str(rid), f"{sha.get(src) or src}:{d.get('line')}:{d.get('row')}", d.get("reason")))
+    if expected is not None and len(rows) != expected:
+        return None
+    return pd.DataFrame(rows, columns=REJECT_COLUMNS)
+
+
 def load_runs(paths: list[str | Path]) -> RunSet:
-    """Read RUN_DIRs in the order given. A conversation id found in several runs is kept from the
-    last run that holds it (a re-run replaces the earlier one) and the report says so."""
-    results, findings, verdicts, runs, notes = [], [], [], [], []
+    """Read RUN_DIRs. A conversation id found in several runs is kept from the latest run that holds
+    it (by the manifests' finished_at / started_at; a re-run replaces the earlier one) — its result,
+    findings and rejects alike — and the report says so (:mod:`.dedupe`)."""
+    results, findings, verdicts, runs, notes, rejects, unmatched = [], [], [], [], [], [], []
     seen: set[Path] = set()
     for i, p in enumerate(paths):
         run_dir = Path(p)
         if not run_dir.is_dir():
             raise ReportInputError(f"{run_dir}: not a directory (expected a RUN_DIR written by `zhijian inspect --out`)")
         if run_dir.resolve() in seen:
-            notes.append(f"{run_dir} was given twice; read once")
+            notes.append(f"{run_dir} 给出了两次,只读一次")
             continue
         seen.add(run_dir.resolve())
         if not (run_dir / "results.parquet").exists():
@@ -163,6 +192,11 @@ def load_runs(paths: list[str | Path]) -> RunSet:
         if v is not None:
             v["run"] = run_index
             verdicts.append(v)
+        rj = _read_rejects(run_dir, run_index, manifest)
+        if rj is None:
+            unmatched.append(run_index)
+        else:
+            rejects.append(rj)
         counts = manifest.get("counts") or {}
         runs.append({
             "path": str(run_dir),
@@ -172,6 +206,8 @@ def load_runs(paths: list[str | Path]) -> RunSet:
             "rejects_by_reason": counts.get("rejects_by_reason") or {},
             "mask": manifest.get("mask"),
             "started_at": manifest.get("started_at"),
+            "finished_at": manifest.get("finished_at"),
+            "time": run_time(manifest),
             "versions": manifest.get("versions") or {},
             "has_verdicts": v is not None,
         })
@@ -179,13 +215,28 @@ def load_runs(paths: list[str | Path]) -> RunSet:
         raise ReportInputError("no RUN_DIR to report on")
     res = pd.concat(results, ignore_index=True)
     fnd = pd.concat(findings, ignore_index=True) if findings else pd.DataFrame(columns=FINDING_COLUMNS + ["run"])
-    dup = res["id"].duplicated(keep="last")
-    if dup.any():
-        notes.append(f"{int(dup.sum())} conversation id(s) appear in more than one run; the last run's result is used")
-        dropped = res.loc[dup, ["run", "id"]]
-        res = res.loc[~dup].reset_index(drop=True)
-        key = pd.MultiIndex.from_frame(dropped.rename(columns={"id": "conversation_id"}))
-        fnd = fnd[~pd.MultiIndex.from_frame(fnd[["run", "conversation_id"]]).isin(key)].reset_index(drop=True)
+    rej = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
+    ranks = recency_ranks([r["time"] for r in runs])
+    res, fnd, rej, dropped, dup_notes = dedupe(res, fnd, rej, ranks, [r["path"] for r in runs])
+    notes += dup_notes
+    for i, run in enumerate(runs):
+        d = dropped.get(i)
+        run["dropped"] = {"results": d.results if d else 0, "rejects": d.rejects if d else 0}
+        if d is None:
+            continue
+        for key, n in (("inspected", d.results), ("rejected", d.rejects), ("read", d.results + d.rejects)):
+            if run[key] is not None:
+                run[key] -= n
+        run["rejects_by_reason"] = {k: v - d.reject_reasons.get(k, 0) for k, v in run["rejects_by_reason"].items()
+                                    if v - d.reject_reasons.get(k, 0) > 0}
+    if dropped:
+        overlapping = set(dropped) | {w for d in dropped.values() for w in d.by}
+        if overlapping & set(unmatched):
+            notes.append("以下运行没有可用的 rejects.jsonl(缺失或与 manifest 的拒收数不符),其拒收无法与其他运行比对,按 manifest 计:"
+                         + "、".join(runs[i]["path"] for i in sorted(overlapping & set(unmatched))))
+        untimed = [runs[i]["path"] for i in sorted(overlapping) if runs[i]["time"] is None]
+        if untimed:
+            notes.append("以下运行的 manifest 没有运行时间,去重时视为比有时间的运行更早(同类之间按给出顺序):" + "、".join(untimed))
     res = _coerce(res)
     fnd = _coerce(fnd)
     res["day"] = res["started_at"].map(lambda s: s[:10] if isinstance(s, str) and _DAY.match(s) else None)

@@ -35,6 +35,7 @@ KPI_DEFS: list[tuple[str, str, str, str]] = [
     ("avg_response_s", "平均响应时长", "seconds", "avg_response_n"),
     ("complaint_risk_rate", "投诉风险率", "pct", "conversations"),
     ("rating_rate", "评价率", "pct", "conversations"),
+    ("csat", "客户满意度 CSAT", "pct", "rated_n"),
     ("bad_rating_rate", "差评率", "pct", "rated_n"),
     ("customer_negative_rate", "客户负面情绪率", "pct", "sentiment_n"),
     ("negative_recovery_rate", "负面开场→非负面结束", "pct", "negative_start_n"),
@@ -46,12 +47,12 @@ NO_DATA = {
     "avg_score": "no score",
     "first_response_mean": "no timestamps", "first_response_p50": "no timestamps", "first_response_p90": "no timestamps",
     "first_response_sla_compliance": "no timestamps", "avg_response_s": "no timestamps",
-    "bad_rating_rate": "no ratings",
+    "bad_rating_rate": "no ratings", "csat": "no ratings",
     "customer_negative_rate": "no sentiment (classifier not run)",
     "negative_recovery_rate": "no conversation starts negative / no sentiment",
 }
 TREND_KEYS = ["conversations", "avg_score", "fatal_rate", "first_response_sla_compliance", "avg_response_s",
-              "complaint_risk_rate", "bad_rating_rate", "customer_negative_rate", "negative_recovery_rate"]
+              "complaint_risk_rate", "csat", "bad_rating_rate", "customer_negative_rate", "negative_recovery_rate"]
 FORECAST_KEYS = ["conversations", "avg_score", "first_response_sla_compliance", "bad_rating_rate", "complaint_risk_rate"]
 DEDUCTION = "deduction"
 
@@ -134,6 +135,7 @@ def conversation_flags(rs: RunSet, config: dict) -> pd.DataFrame:
     sla_s = r["channel"].map(lambda c: sla.get(c, sla["default"]) if isinstance(c, str) else sla["default"]).astype(float)
     fr = r["first_response_s"]
     bad_at_most = config["review"]["bad_rating_at_most"]
+    satisfied_at_least = rep["csat_satisfied_at_least"]
     neg = rep["negative_label"]
     f = rs.findings
     complaint_keys = set(zip(f.loc[f["rule"] == "complaint.risk", "run"], f.loc[f["rule"] == "complaint.risk", "conversation_id"]))
@@ -149,6 +151,7 @@ def conversation_flags(rs: RunSet, config: dict) -> pd.DataFrame:
         "rating_score": r["rating_score"], "rating_comment": r["rating_comment"],
         "rated": r["rating_score"].notna(),
         "bad": np.where(r["rating_score"].notna(), (r["rating_score"] <= bad_at_most).astype(float), np.nan),
+        "satisfied": np.where(r["rating_score"].notna(), (r["rating_score"] >= satisfied_at_least).astype(float), np.nan),
         "issue_type": r["issue_type"], "issue_type_confidence": r["issue_type_confidence"],
         "sentiment": r["sentiment"],
         "negative": np.where(r["sentiment"].notna(), (r["sentiment"] == neg).astype(float), np.nan),
@@ -186,13 +189,15 @@ def group_kpis(conv: pd.DataFrame, by: str | list[str] | None = None) -> pd.Data
         "rated_n": g["bad"].count(),
         "bad_ratings": g["bad"].sum(),
         "bad_rating_rate": g["bad"].mean(),
+        "satisfied": g["satisfied"].sum(),
+        "csat": g["satisfied"].mean(),
         "sentiment_n": g["negative"].count(),
         "customer_negative_rate": g["negative"].mean(),
         "negative_start_n": g["recovered"].count(),
         "negative_recovery_rate": g["recovered"].mean(),
     })
     for c in ("conversations", "scored_n", "fatal", "first_response_n", "avg_response_n", "complaints", "rated_n",
-              "bad_ratings", "sentiment_n", "negative_start_n"):
+              "bad_ratings", "satisfied", "sentiment_n", "negative_start_n"):
         out[c] = out[c].astype(int)
     return out
 
@@ -470,14 +475,18 @@ def bad_review_section(conv: pd.DataFrame, findings: pd.DataFrame, config: dict,
         rows.append({
             "id": row.id, "day": row.day, "agent_id": row.agent_id, "agent_name": row.agent_name, "agent_team": row.agent_team,
             "channel": row.channel, "rating_score": row.rating_score, "has_comment": isinstance(comment, str) and bool(comment.strip()),
-            "reason": cl.primary, "basis": cl.basis, "classes": cl.classes, "keywords": cl.keywords, "rules": cl.rules,
+            "reason": cl.primary, "basis": cl.basis, "classes": cl.classes, "comment_classes": cl.comment_classes,
+            "finding_classes": cl.finding_classes, "keywords": cl.keywords, "rules": cl.rules,
         })
     detail = pd.DataFrame(rows)
     classes = clf.classes
     by_class = pd.DataFrame(index=pd.Index(classes, name="reason"))
     by_class["count"] = detail["reason"].value_counts().reindex(classes, fill_value=0)
     by_class["share"] = by_class["count"] / len(detail)
-    by_class["any_mention"] = [int(detail["classes"].map(lambda cs, c=c: c in cs).sum()) for c in classes]
+    # multi-label counts (a fallback is no mention): what the customer's comment names, and what the findings point at
+    for col in ("comment_classes", "finding_classes"):
+        named = Counter(c for cs in detail[col] for c in cs)
+        by_class[col.replace("_classes", "_mentions")] = [named.get(c, 0) for c in classes]
     for basis in ("comment", "findings", "fallback"):
         by_class[f"by_{basis}"] = detail[detail["basis"] == basis]["reason"].value_counts().reindex(classes, fill_value=0)
     # a comment's reason "backed" when a finding points at the same class
@@ -646,6 +655,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         "first_day": periods.get("first"), "last_day": periods.get("last"), "days": periods.get("days", 0),
         "masked": masked,
         "bad_rating_at_most": config["review"]["bad_rating_at_most"],
+        "csat_satisfied_at_least": rep["csat_satisfied_at_least"],
         "first_response_sla_s": dict(config["timing"]["first_response_sla_s"]),
         "targets": {k: v for k, v in (rep.get("targets") or {}).items()},
         "versions": sorted({str(r["versions"].get("scorecard")) for r in rs.runs if r["versions"].get("scorecard")}),

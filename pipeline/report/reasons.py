@@ -35,9 +35,11 @@ class ReasonEntry:
 class Classification:
     primary: str  # the reason class
     basis: str  # "comment" | "findings" | "fallback"
-    classes: list[str]  # every class that matched (comment or findings), in priority order
+    classes: list[str]  # every class that matched (comment or findings), in priority order; never the fallback
     keywords: list[str]  # the comment keywords that matched (normalized; lexicon words, not the raw comment)
     rules: list[str]  # the finding rules that matched an entry
+    comment_classes: list[str] = field(default_factory=list)  # the classes the comment names (the customer's mentions)
+    finding_classes: list[str] = field(default_factory=list)  # the classes the findings point at
 
 
 class ReasonClassifier:
@@ -138,15 +140,20 @@ class ReasonClassifier:
     def classify(self, comment: str | None, rules: set[str] | frozenset[str] = frozenset(), comment_hits=None) -> Classification:
         hits = self.comment_hits(comment) if comment_hits is None else comment_hits
         rule_entries = [(e, sorted(set(e.rules) & set(rules))) for e in self.entries if e.rules and set(e.rules) & set(rules)]
-        classes = list(dict.fromkeys([e.category for e, _ in hits] + [e.category for e, _ in rule_entries]))
-        classes.sort(key=self.classes.index)
+        said = self._ordered(e.category for e, _ in hits)
+        pointed = self._ordered(e.category for e, _ in rule_entries)
+        classes = self._ordered(said + pointed)
         keywords = list(dict.fromkeys(k for _, ks in hits for k in ks))
         matched_rules = list(dict.fromkeys(r for _, rs in rule_entries for r in rs))
         if hits:
-            return Classification(hits[0][0].category, "comment", classes, keywords, matched_rules)
+            return Classification(hits[0][0].category, "comment", classes, keywords, matched_rules, said, pointed)
         if rule_entries:
-            return Classification(rule_entries[0][0].category, "findings", classes, keywords, matched_rules)
-        return Classification(self.fallback, "fallback", classes or [self.fallback], keywords, matched_rules)
+            return Classification(rule_entries[0][0].category, "findings", classes, keywords, matched_rules, said, pointed)
+        # nothing to go on: the primary class is the fallback, but nobody mentioned it
+        return Classification(self.fallback, "fallback", [], keywords, matched_rules)
+
+    def _ordered(self, classes) -> list[str]:
+        return sorted(set(classes), key=self.classes.index)
 
     def check_examples(self) -> list[str]:
         """Each keyword entry's hit examples must hit it and its miss examples must not."""

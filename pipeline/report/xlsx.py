@@ -1,7 +1,8 @@
 """Excel renderer (openpyxl): the report's tables, one sheet each, with native Excel charts.
 
 Numbers stay numbers (percentages are fractions with a % format), so Excel users can sort,
-filter and chart them; a missing value is an empty cell with the reason in the 说明 column.
+filter and chart them; a missing value is an empty cell with the reason in the 说明 column. A
+column that mixes KPIs (概览, 期间对比, 预测) takes each row's number format from the row's KPI kind.
 """
 
 from __future__ import annotations
@@ -12,9 +13,19 @@ from typing import Any
 
 import pandas as pd
 
+from .change import judge_change
 from .metrics import KPI_KINDS, KPI_LABELS, Report
 
-FORMATS = {"pct": "0.0%", "score": "0.0", "seconds": "0.0", "count": "#,##0", "int": "0", "ratio": "0.00"}
+FORMATS = {"pct": "0.0%", "score": "0.0", "seconds": "0.0", "count": "#,##0", "int": "0", "ratio": "0.00",
+           # a change between periods: always signed, zero unsigned
+           "pct_change": "+0.0%;-0.0%;0.0%", "score_change": "+0.0;-0.0;0.0", "seconds_change": "+0.0;-0.0;0.0",
+           "count_change": "+#,##0;-#,##0;0"}
+DIRECTION = {"min": "至少", "max": "至多"}
+VERDICT_COLOUR = {"good": "2F8A4A", "bad": "C0392B"}  # the HTML report's --good / --bad
+
+
+def _met(met: bool | None) -> str | None:
+    return None if met is None else ("是" if met else "否")
 
 
 def _cell(v: Any) -> Any:
@@ -38,6 +49,8 @@ def _text(x: Any) -> str:
 
 
 def write_table(wb, title: str, df: pd.DataFrame | None, cols: list[tuple[str, str, str]], note: str = "", start_row: int = 1):
+    """One sheet: a header row and one row per ``df`` row. A column's kind names its number format
+    (``FORMATS``); ``"@col"`` takes each row's kind from that row's ``col``."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -55,11 +68,13 @@ def write_table(wb, title: str, df: pd.DataFrame | None, cols: list[tuple[str, s
         c.font, c.fill = bold, fill
         c.alignment = Alignment(horizontal="center")
     data = {c: df[c].tolist() if c in df.columns else [None] * len(df) for c, _, _ in cols}
+    row_kinds = {k[1:]: df[k[1:]].tolist() for _, _, k in cols if k.startswith("@")}
     for i in range(len(df)):
         for j, (c, _, kind) in enumerate(cols, 1):
             cell = ws.cell(row=row0 + 1 + i, column=j, value=_cell(data[c][i]))
-            if kind in FORMATS:
-                cell.number_format = FORMATS[kind]
+            number_kind = row_kinds[kind[1:]][i] if kind.startswith("@") else kind
+            if number_kind in FORMATS:
+                cell.number_format = FORMATS[number_kind]
     for j, (c, header, kind) in enumerate(cols, 1):
         sample = [len(str(_cell(v) or "")) for v in data[c][:200]]
         width = max([len(header) * 2] + [min(60, s + 2) for s in sample]) if kind == "text" else max(10, len(header) * 2)
@@ -95,6 +110,18 @@ def _bar_chart(ws, title: str, header_row: int, n: int, cols: list[int], anchor:
     ws.add_chart(ch, anchor)
 
 
+def comparison_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The period comparison as the sheet shows it: the change rounded as displayed (a change that
+    rounds to zero is 0 and 持平, uncoloured), 方向 至少 / 至多, 达标 是 / 否."""
+    out = []
+    for c in rows:
+        ch = judge_change(c["key"], c["kind"], c["change"])
+        out.append({**c, "change": ch.value if ch else None, "change_kind": f"{c['kind']}_change",
+                    "trend": f"{ch.arrow} {ch.word}".strip() if ch else None,
+                    "verdict": ch.verdict if ch else None, "direction": DIRECTION.get(c["direction"] or ""), "met": _met(c["met"])})
+    return pd.DataFrame(out)
+
+
 def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
     from openpyxl import Workbook
 
@@ -102,23 +129,17 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
     wb.remove(wb.active)
     m = r.meta
     cov = m["coverage"]
-    kpi = pd.DataFrame([{"label": k.label, "key": k.key, "value": k.value, "n": k.n, "target": k.target,
-                         "direction": {"min": "≥", "max": "≤"}.get(k.direction or "", ""),
-                         "met": None if k.met is None else ("达标" if k.met else "未达标"), "note": k.note} for k in r.kpis])
+    kpi = pd.DataFrame([{"label": k.label, "key": k.key, "kind": k.kind, "value": k.value, "n": k.n, "target": k.target,
+                         "direction": DIRECTION.get(k.direction or ""), "met": _met(k.met), "note": k.note} for k in r.kpis])
     if cov.get("coverage") is not None:
-        kpi = pd.concat([pd.DataFrame([{"label": "覆盖率 coverage", "key": "coverage", "value": cov["coverage"], "n": cov["read"],
-                                        "note": f"{cov['inspected']} inspected / {cov['read']} read; {cov['rejected']} rejected"}]), kpi],
+        kpi = pd.concat([pd.DataFrame([{"label": "覆盖率 coverage", "key": "coverage", "kind": "pct", "value": cov["coverage"], "n": cov["read"],
+                                        "note": f"{cov['inspected']:,} 质检 / {cov['read']:,} 读入;拒收 {cov['rejected']:,}"}]), kpi],
                         ignore_index=True)
     span = f"{m['first_day']} – {m['last_day']}" if m.get("first_day") else "no dated conversations"
     note = f"质检报告 {span} · {len(m['runs'])} run(s) · generated {m['generated_at']}" + ("".join(" | " + n for n in r.notes))
-    ws, row0 = write_table(wb, "概览", kpi, [("label", "指标", "text"), ("key", "key", "text"), ("value", "值", "ratio"),
-                                            ("n", "n", "count"), ("direction", "", "text"), ("target", "目标", "ratio"),
-                                            ("met", "达标", "text"), ("note", "说明", "text")], note=note)
-    # per-row number formats of the KPI value / target columns
-    for i, key in enumerate(kpi["key"]):
-        kind = "pct" if key == "coverage" else KPI_KINDS.get(key, "ratio")
-        for col in (3, 6):
-            ws.cell(row=row0 + 1 + i, column=col).number_format = {"pct": "0.0%", "count": "#,##0"}.get(kind, "0.0")
+    write_table(wb, "概览", kpi, [("label", "指标", "text"), ("key", "key", "text"), ("value", "值", "@kind"),
+                                ("n", "n", "count"), ("direction", "方向", "text"), ("target", "目标", "@kind"),
+                                ("met", "达标", "text"), ("note", "说明", "text")], note=note)
     ws2, h = write_table(wb, "等级分布", r.grade_mix, [("grade", "等级", "text"), ("conversations", "会话", "count"), ("share", "占比", "pct")])
     _bar_chart(ws2, "等级分布", h, len(r.grade_mix), [2], "E2")
     write_table(wb, "规则命中", r.rule_hits, [("label", "类别", "text"), ("rule", "规则", "text"), ("kind", "类型", "text"),
@@ -132,27 +153,36 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
     daily_cols = [("day", "日期", "text"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"), ("fatal_rate", "红线率", "pct"),
                   ("first_response_sla_compliance", "首响达标率", "pct"), ("avg_response_s", "平均响应(s)", "seconds"),
                   ("complaint_risk_rate", "投诉风险率", "pct"), ("bad_rating_rate", "差评率", "pct"),
-                  ("customer_negative_rate", "负面率", "pct"), ("negative_recovery_rate", "负面开场→非负面结束", "pct")]
+                  ("customer_negative_rate", "负面率", "pct"), ("negative_recovery_rate", "负面开场→非负面结束", "pct"), ("csat", "CSAT", "pct")]
     ws3, h = write_table(wb, "每日趋势", r.daily, daily_cols)
     if r.daily is not None and len(r.daily) >= 2:
         _line_chart(ws3, "平均分", h, len(r.daily), [3], "L2", "分")
         _line_chart(ws3, "首响达标率 / 差评率 / 投诉风险率", h, len(r.daily), [5, 7, 8], "L20", pct=True)
-    comp = pd.DataFrame(r.periods.get("comparison") or [])
+    comp = comparison_table(r.periods.get("comparison") or [])
     pnote = (f"本期 {r.periods['current'][0]} – {r.periods['current'][1]} vs 上期 {r.periods['previous'][0]} – {r.periods['previous'][1]}"
              if r.periods.get("period_days") else r.periods.get("note", ""))
-    write_table(wb, "期间对比", comp, [("label", "指标", "text"), ("current", "本期", "ratio"), ("previous", "上期", "ratio"),
-                                    ("change", "变化", "ratio"), ("target", "目标", "ratio"), ("direction", "方向", "text"),
-                                    ("met", "达标", "text"), ("n_current", "n 本期", "count"), ("n_previous", "n 上期", "count")], note=pnote)
+    comp_cols = [("label", "指标", "text"), ("current", "本期", "@kind"), ("previous", "上期", "@kind"), ("change", "变化", "@change_kind"),
+                 ("trend", "走向", "text"), ("direction", "方向", "text"), ("target", "目标", "@kind"), ("met", "达标", "text"),
+                 ("n_current", "n 本期", "count"), ("n_previous", "n 上期", "count")]
+    ws6, h = write_table(wb, "期间对比", comp, comp_cols, note=pnote)
+    if len(comp):
+        from openpyxl.styles import Font
+
+        trend_col = [c for c, _, _ in comp_cols].index("trend") + 1
+        for i, verdict in enumerate(comp["verdict"]):
+            if verdict in VERDICT_COLOUR:  # 持平 and KPIs without a better direction stay uncoloured
+                ws6.cell(row=h + 1 + i, column=trend_col).font = Font(color=VERDICT_COLOUR[verdict], bold=True)
     fc_rows = []
     for key, f in r.forecasts.items():
         if f is None:
             continue
         for d, y, lo, hi in zip(f.days, f.yhat, f.lo, f.hi):
-            fc_rows.append({"metric": KPI_LABELS.get(key, key), "day": d.isoformat(), "yhat": y, "lo": lo, "hi": hi})
-        fc_rows.append({"metric": KPI_LABELS.get(key, key), "day": "下期" + ("合计" if key == "conversations" else "日均"), "yhat": f.period_value,
-                        "lo": f.period_lo, "hi": f.period_hi})
-    write_table(wb, "预测", pd.DataFrame(fc_rows), [("metric", "指标", "text"), ("day", "日期", "text"), ("yhat", "预测", "ratio"),
-                                                 ("lo", "下限", "ratio"), ("hi", "上限", "ratio")], note=r.forecast_note or "线性趋势 + 预测区间 (docs/REPORTS.md)")
+            fc_rows.append({"metric": KPI_LABELS.get(key, key), "kind": KPI_KINDS.get(key, "ratio"), "day": d.isoformat(),
+                            "yhat": y, "lo": lo, "hi": hi})
+        fc_rows.append({"metric": KPI_LABELS.get(key, key), "kind": KPI_KINDS.get(key, "ratio"),
+                        "day": "下期" + ("合计" if key == "conversations" else "日均"), "yhat": f.period_value, "lo": f.period_lo, "hi": f.period_hi})
+    write_table(wb, "预测", pd.DataFrame(fc_rows), [("metric", "指标", "text"), ("day", "日期", "text"), ("yhat", "预测", "@kind"),
+                                                 ("lo", "下限", "@kind"), ("hi", "上限", "@kind")], note=r.forecast_note or "线性趋势 + 预测区间 (docs/REPORTS.md)")
     # agents and teams
     write_table(wb, "团队", r.teams, [("agent_team", "团队", "text"), ("agents", "坐席数", "count"), ("conversations", "会话", "count"),
                                    ("avg_score", "平均分", "score"), ("fatal_rate", "红线率", "pct"),
@@ -181,7 +211,8 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
     if b.get("count"):
         ws4, h = write_table(wb, "差评原因", b["by_class"], [
             ("reason", "原因", "text"), ("count", "差评数", "count"), ("share", "占比", "pct"), ("by_comment", "据评语", "count"),
-            ("by_findings", "据质检发现", "count"), ("by_fallback", "无从判断", "count"), ("any_mention", "提及(多选)", "count"),
+            ("by_findings", "据质检发现", "count"), ("by_fallback", "无从判断", "count"), ("comment_mentions", "评语提及(多选)", "count"),
+            ("finding_mentions", "质检发现指向(多选)", "count"),
             ("backed_by_findings", "评语有质检佐证", "pct"), ("top_keywords", "常见关键词", "text")],
             note=f"差评 = 评分 ≤ {b['threshold']}; {b['count']} 条, 差评率 {b['rate']:.1%}" if b.get("rate") is not None else "")
         _bar_chart(ws4, "差评原因", h, len(b["by_class"]), [2], "K2")
