@@ -93,6 +93,8 @@ def test_sample_load_marks_the_queue_and_estimate_reads_the_reviews(loaded, tmp_
     with factory() as s:
         load_run(s, run, config=cfg)
         before = {c.ext_id: list(c.review_reasons) for c in s.scalars(select(Conversation))}
+        risk_before = {c.ext_id: c.risk for c in s.scalars(select(Conversation))}
+    weight = cfg["workbench"]["risk"]["reasons"]["sample.stratified"]
     out = tmp_path / "s.jsonl"
     assert main(["sample", str(run), "--size", "30", "--load", "--database-url", url, "--out", str(out)]) == 0
     ids = list(pd.read_json(out, lines=True)["conversation_id"])
@@ -100,11 +102,15 @@ def test_sample_load_marks_the_queue_and_estimate_reads_the_reviews(loaded, tmp_
         convs = {c.ext_id: c for c in s.scalars(select(Conversation))}
         assert all(convs[i].review_needed and convs[i].review_reasons == before[i] + ["sample.stratified"] for i in ids)
         assert not any("sample.stratified" in c.review_reasons for e, c in convs.items() if e not in ids)
+        # the sample's weight lifts it up the queue (reviewed soon), and a reload keeps it there
+        assert weight > 0 and all(convs[i].risk == pytest.approx(risk_before[i] + weight) for i in ids)
         entries = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "sample.stratified")))
         assert len(entries) == 1 and entries[0].after["ids"] == ids and entries[0].after["newly_marked"] == 30
         load_run(s, run, config=cfg)  # loading the run again keeps the sample's reason
         s.expire_all()
         assert all("sample.stratified" in s.scalar(select(Conversation).where(Conversation.ext_id == i)).review_reasons for i in ids)
+        assert all(s.scalar(select(Conversation).where(Conversation.ext_id == i)).risk == pytest.approx(risk_before[i] + weight)
+                   for i in ids)
     results = pd.read_json(run / "results.jsonl", lines=True)
     assert not any("sample.stratified" in (r or {}).get("reasons", []) for r in results["review"])  # results untouched
 

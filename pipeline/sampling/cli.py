@@ -79,7 +79,7 @@ def _load(args, config, sample, design, runs) -> int:
     _, factory = open_database(database_url(config, args.database_url))
     try:
         with session_scope(factory) as session:
-            done = mark_sampled(session, list(sample["conversation_id"]), design.as_dict(), runs)
+            done = mark_sampled(session, list(sample["conversation_id"]), design.as_dict(), runs, config=config)
     except SampleNotLoaded as e:
         return _err(str(e))
     print(f"zhijian: sample {done['sample']}: {done['newly_marked']} conversations put in the review queue (分层抽样), "

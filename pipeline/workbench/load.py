@@ -398,7 +398,7 @@ def _load_batch(session, batch, transcript, pii, run, summary, risk_weights, max
         for f in session.scalars(select(Finding).where(Finding.conversation_id.in_(list(current))).order_by(Finding.position)):
             current[f.conversation_id].append(f)
     for rid, have in existing.items():
-        want = keep_queue_reasons(have.review_reasons, rows[rid])  # a sample's reason outlives a reload
+        want = keep_queue_reasons(have.review_reasons, rows[rid], risk_weights)  # a sample's reason outlives a reload
         have_started = run_started.get(have.run_id)
         if have.run_id != run.id and have_started and this_started and have_started > this_started:
             summary.skipped_older += 1

@@ -27,17 +27,26 @@ class SampleNotLoaded(ValueError):
     """Sampled conversations missing from the workbench database; the message says how to load them."""
 
 
-def keep_queue_reasons(have_reasons: list[str] | None, want: dict[str, Any]) -> dict[str, Any]:
-    """A conversation row about to be (re)loaded, with the queue-only reasons it already has kept."""
+def reason_weight(risk_weights: dict | None, reason: str = REASON) -> float:
+    """The queue-order weight of a review reason (``workbench.risk``'s ``reasons``; 0 when not listed)."""
+    return float(((risk_weights or {}).get("reasons") or {}).get(reason, 0))
+
+
+def keep_queue_reasons(have_reasons: list[str] | None, want: dict[str, Any], risk_weights: dict | None = None) -> dict[str, Any]:
+    """A conversation row about to be (re)loaded, with the queue-only reasons it already has kept
+    (and their weight in its queue order)."""
     kept = [r for r in have_reasons or [] if r in QUEUE_ONLY_REASONS and r not in want["review_reasons"]]
     if not kept:
         return want
-    return {**want, "review_reasons": list(want["review_reasons"]) + kept, "review_needed": True}
+    risk = float(want.get("risk") or 0) + sum(reason_weight(risk_weights, r) for r in kept)
+    return {**want, "review_reasons": list(want["review_reasons"]) + kept, "review_needed": True, "risk": round(risk, 3)}
 
 
-def mark_sampled(session: Session, ids: list[str], design: dict[str, Any], runs: list[str], actor=None) -> dict[str, Any]:
-    """Mark conversations ``ids`` (ext ids) for review with reason ``sample.stratified``; one audit
-    entry. Raises SampleNotLoaded naming the missing ones and the ``zhijian load`` to run."""
+def mark_sampled(session: Session, ids: list[str], design: dict[str, Any], runs: list[str], actor=None,
+                 config: dict | None = None) -> dict[str, Any]:
+    """Mark conversations ``ids`` (ext ids) for review with reason ``sample.stratified`` — its weight in
+    ``workbench.risk.reasons`` added to their queue order, so a sample isn't left at the bottom of the
+    queue; one audit entry. Raises SampleNotLoaded naming the missing ones and the ``zhijian load`` to run."""
     convs = {c.ext_id: c for c in session.scalars(select(Conversation).where(Conversation.ext_id.in_(ids)))}
     missing = [i for i in ids if i not in convs]
     if missing:
@@ -49,6 +58,7 @@ def mark_sampled(session: Session, ids: list[str], design: dict[str, Any], runs:
         c = convs[ext_id]
         if REASON not in (c.review_reasons or []):
             c.review_reasons = list(c.review_reasons or []) + [REASON]  # a new list: the JSON column sees the change
+            c.risk = round(float(c.risk or 0) + reason_weight(((config or {}).get("workbench") or {}).get("risk")), 3)
             marked += 1
         c.review_needed = True
     key = hashlib.sha256(("\n".join(sorted(ids)) + repr(sorted(design.items()))).encode()).hexdigest()[:16]
