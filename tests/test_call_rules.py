@@ -110,3 +110,23 @@ def test_the_sample_calls_show_what_they_were_written_to_show(tmp_path):
            for r in map(json.loads, (tmp_path / "o" / "results.jsonl").read_text(encoding="utf-8").splitlines())}
     assert got == {"c-0001": [], "c-0002": ["call.interruption"], "c-0003": ["call.silence"], "c-0004": [],
                    "c-0005": ["call.speech_rate"], "c-0006": ["call.talk_share"]}
+
+
+def test_the_report_shows_call_timing_per_agent(tmp_path):
+    import openpyxl
+
+    from pipeline.cli import main
+
+    repo = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    assert main(["inspect", str(repo / "data/samples/calls.jsonl"), "--out", str(run), "--quiet", "--workers", "1"]) == 0
+    assert main(["report", str(run), "--out", str(tmp_path / "r.xlsx"), "--quiet"]) == 0
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["通话节奏"]
+    header = [c.value for c in ws[1]]
+    (row,) = [dict(zip(header, (c.value for c in r))) for r in ws.iter_rows(min_row=2) if r[0].value == "A030"]
+    assert row["有计时的通话"] == 6 and row["抢话/通"] == pytest.approx(3 / 6)
+    for rule_header in ("抢话超标通话占比", "冷场通话占比", "语速超标通话占比", "占比/独白超标通话占比"):
+        assert row[rule_header] == pytest.approx(1 / 6), rule_header  # one call of six shows each behaviour
+    assert row["最长静音(s)"] == pytest.approx(40.5)
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html"), "--quiet"]) == 0
+    assert "通话节奏(电话,按坐席)" in (tmp_path / "r.html").read_text(encoding="utf-8")

@@ -306,7 +306,28 @@ def sec_agents(r: Report, charts: dict[str, bytes]) -> str:
         + table(items, [("item", "扣分项", "text"), ("deductions", "次数", "count"), ("conversations_with", "涉及会话", "count"),
                         ("rate", "会话占比", "pct"), ("agents_needing", "需培训坐席数", "count"), ("agents", "需培训坐席", who),
                         ("examples", "常见证据(脱敏)", examples)]) + "</div>"
+        + call_section(r)
     )
+
+
+CALL_COLUMNS = [  # (column, header, kind): the HTML table and the Excel sheet
+    ("agent_id", "坐席", "text"), ("agent_name", "姓名", "text"), ("agent_team", "团队", "text"), ("calls", "有计时的通话", "count"),
+    ("interruptions_per_call", "抢话/通", "score"), ("call_interruption_rate", "抢话超标通话占比", "pct"),
+    ("silence_max_s", "最长静音(s)", "seconds"), ("silence_total_s_mean", "静音合计/通(s)", "seconds"),
+    ("call_silence_rate", "冷场通话占比", "pct"), ("agent_talk_share", "坐席说话占比", "pct"),
+    ("call_talk_share_rate", "占比/独白超标通话占比", "pct"), ("agent_chars_per_s", "语速(字/秒)", "score"),
+    ("call_speech_rate_rate", "语速超标通话占比", "pct"),
+]
+
+
+def call_section(r: Report) -> str:
+    """Call timing per agent (issue 18): nothing for chats, so only when some call carries timestamps."""
+    if r.calls is None:
+        return ""
+    return ("<div id='calls'><h3>通话节奏(电话,按坐席) call timing</h3>"
+            "<p class='small'>由每句话的起止时间计算(pipeline/call_timing.py):抢话 = 客户未说完坐席即开口;静音 = 双方都不说话"
+            "(坐席说明过的等待除外);说话占比 = 坐席说话时长 ÷ 双方说话时长;语速 = 坐席每秒字数。阈值见 calls: 配置,"
+            "超标即产生 call.* 发现。</p>" + table(r.calls, CALL_COLUMNS) + "</div>")
 
 
 def sec_issues(r: Report, charts: dict[str, bytes]) -> str:

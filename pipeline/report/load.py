@@ -25,13 +25,16 @@ RESULT_COLUMNS = [
     "agent_id", "agent_name", "agent_team", "rating_score", "rating_comment", "turns",
     "first_response_s", "avg_response_s", "max_response_s", "issue_type", "issue_type_confidence",
     "sentiment", "sentiment_confidence", "customer_end",
+    # calls only (pipeline/call_timing.py); null for chats and for runs made before issue 18
+    "interruptions", "silence_total_s", "silence_max_s", "agent_talk_share", "agent_chars_per_s",
     "customer_start",  # not written yet: the customer's first-turn sentiment (else read from results.jsonl)
 ]
 FINDING_COLUMNS = ["conversation_id", "rule", "category", "severity", "points", "item", "evidence", "entry"]
 VERDICT_COLUMNS = ["conversation_id", "rule", "verdict", "turn", "start", "reviewer", "reviewed_at", "human_score"]
 VERDICT_VALUES = ("confirmed", "rejected", "missed")
 _NUMERIC = {"score", "findings", "deductions", "rating_score", "turns", "first_response_s", "avg_response_s",
-            "max_response_s", "issue_type_confidence", "sentiment_confidence", "points", "turn", "start", "human_score"}
+            "max_response_s", "issue_type_confidence", "sentiment_confidence", "points", "turn", "start", "human_score",
+            "interruptions", "silence_total_s", "silence_max_s", "agent_talk_share", "agent_chars_per_s"}
 _BOOL = {"review_needed", "fatal"}
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 

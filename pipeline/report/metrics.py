@@ -93,6 +93,7 @@ class Report:
     bad_reviews: dict[str, Any]
     verdicts: dict[str, Any] | None  # None: no verdicts file
     notes: list[str] = field(default_factory=list)
+    calls: pd.DataFrame | None = None  # per agent: call timing (issue 18); None: no call with timestamps
 
 
 # ------------------------------------------------------------------------------------------------
@@ -402,6 +403,33 @@ def rule_hit_table(conv: pd.DataFrame, findings: pd.DataFrame, labels: dict[str,
     return t.sort_values(["kind", "rate"], ascending=[False, False])[cols].reset_index(drop=True)
 
 
+CALL_RULES = ("call.interruption", "call.silence", "call.speech_rate", "call.talk_share")
+
+
+def call_timing_table(results: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame | None:
+    """Per agent, over their calls with speech timing: calls, interruptions per call, mean and longest
+    silence, talk share, speech rate, and the share of calls with each call rule's finding. None when
+    no conversation is a timed call (chats, or runs made before the call checks)."""
+    calls = results[results["agent_talk_share"].notna()]
+    if calls.empty:
+        return None
+    hit = findings[findings["rule"].isin(CALL_RULES)].drop_duplicates(["run", "conversation_id", "rule"])
+    keys = {rule: set(zip(g["run"], g["conversation_id"])) for rule, g in hit.groupby("rule")}
+    c = calls.assign(**{rule.replace(".", "_"): [(r, i) in keys.get(rule, set()) for r, i in zip(calls["run"], calls["id"])]
+                        for rule in CALL_RULES})
+    g = c.groupby(["agent_id", "agent_name", "agent_team"], dropna=False)
+    t = pd.DataFrame({
+        "calls": g.size(),
+        "interruptions_per_call": g["interruptions"].mean(),
+        "silence_max_s": g["silence_max_s"].max(),
+        "silence_total_s_mean": g["silence_total_s"].mean(),
+        "agent_talk_share": g["agent_talk_share"].mean(),
+        "agent_chars_per_s": g["agent_chars_per_s"].mean(),
+        **{f"{rule.replace('.', '_')}_rate": g[rule.replace(".", "_")].mean() for rule in CALL_RULES},
+    }).reset_index()
+    return t.sort_values(["calls", "agent_id"], ascending=[False, True]).reset_index(drop=True)
+
+
 def first_response_table(conv: pd.DataFrame) -> pd.DataFrame:
     if conv.empty:
         return pd.DataFrame()
@@ -673,4 +701,5 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         bad_reviews=bad_review_section(conv, rs.findings, config, classifier),
         verdicts=verdict_section(conv, rs.findings, rs.verdicts, labels, bands),
         notes=notes,
+        calls=call_timing_table(rs.results, rs.findings),
     )

@@ -149,6 +149,10 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
         ("channel", "渠道", "text"), ("sla_s", "首响SLA(s)", "seconds"), ("conversations", "会话", "count"),
         ("first_response_n", "有计时", "count"), ("first_response_mean", "首响均值(s)", "seconds"), ("first_response_p50", "P50", "seconds"),
         ("first_response_p90", "P90", "seconds"), ("first_response_sla_compliance", "达标率", "pct"), ("avg_response_s", "平均响应(s)", "seconds")])
+    if r.calls is not None:  # call timing per agent (issue 18)
+        from .html import CALL_COLUMNS
+
+        write_table(wb, "通话节奏", r.calls, CALL_COLUMNS)
     # trends
     daily_cols = [("day", "日期", "text"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"), ("fatal_rate", "红线率", "pct"),
                   ("first_response_sla_compliance", "首响达标率", "pct"), ("avg_response_s", "平均响应(s)", "seconds"),
