@@ -6,6 +6,10 @@ item), ``score.low``, ``complaint.risk``, ``rating.bad``, ``customer.end_negativ
 of the *other* conversations, so the machine's clean verdicts get checked too. The sample is a
 hash of (seed, conversation id): the same on every run, worker and machine.
 
+``review.skip_review_for_trusted_rules`` (empty by default) drops the reasons that come only from
+findings of the rules a QA lead listed after ``zhijian agreement`` called them trusted
+(pipeline/trust.py); the dropped ones are kept as ``review.skipped``.
+
 ``customer.end_negative`` judges the customer's last words only when they are more than an
 acknowledgement: a customer answering 「还有其他可以帮您的吗」 with 「没有了」 has not ended negative,
 whatever a sentiment model makes of 没有 (issue 10: 92 of 117 such flags on real chats).
@@ -22,6 +26,7 @@ import hashlib
 from typing import Any
 
 from .schema import Conversation
+from .trust import reasons_from_trusted_rules, skip_rules
 
 # what each reason is called where people read it (explain, the workbench queue, reports)
 REASON_LABELS = {"fatal": "红线", "score.low": "低分", "complaint.risk": "投诉风险", "rating.bad": "差评",
@@ -77,6 +82,7 @@ class ReviewFlags:
         self.bad_rating_at_most = c["bad_rating_at_most"]
         self.rate = c["calibration_rate"]
         self.seed = c["calibration_seed"]
+        self.skip_rules = skip_rules(config)
 
     def __call__(self, conversation: Conversation, scored: dict[str, Any]) -> dict[str, Any]:
         reasons: list[str] = []
@@ -99,6 +105,10 @@ class ReviewFlags:
         if any((p := preds.get(model)) and p.get("confidence") is not None and p["confidence"] < below
                for model, below in self.model_confidence_below.items()):
             reasons.append("model.low_confidence")
+        skipped = reasons_from_trusted_rules(reasons, conversation.findings, self.skip_rules)
+        reasons = [r for r in reasons if r not in skipped]
         if not reasons and in_calibration_sample(conversation.id, self.seed, self.rate):
             reasons.append("calibration.sample")
+        if skipped:  # only with rules listed: the default output is unchanged
+            return {"needed": bool(reasons), "reasons": reasons, "skipped": skipped}
         return {"needed": bool(reasons), "reasons": reasons}

@@ -737,11 +737,13 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
     # -- agreement --
     @app.get("/agreement")
     def agreement(request: Request, user: User = Depends(require("view_agreement")), db: Session = Depends(get_db)):
-        from pipeline.workbench import labels
+        from pipeline.trust import STATUS_LABELS
+        from pipeline.workbench import labels, trust
 
-        precision = labels.rule_precision(db)
+        precision = trust.rule_trust(db, config)
         return render(request, "agreement.html", user, {
-            "columns": list(precision.columns), "rows": precision.to_dict("records"), "scores": labels.score_agreement(db, config=config)})
+            "columns": list(precision.columns), "rows": precision.to_dict("records"), "scores": labels.score_agreement(db, config=config),
+            "trust": trust.trust_summary(db, precision, config), "status_labels": STATUS_LABELS})
 
     # -- users (admin) --
     @app.get("/users")

@@ -230,18 +230,21 @@ def cmd_agreement(args) -> int:
     import json
 
     from .database import session_scope
-    from .labels import format_agreement, rule_precision, score_agreement
+    from .labels import format_agreement, score_agreement
+    from .trust import format_trust, rule_trust, trust_summary
 
     config = _config(args)
     _, factory = _open(args, config)
     with session_scope(factory) as s:
-        table = rule_precision(s)
+        table = rule_trust(s, config)
         scores = score_agreement(s, config=config)
+        trust = trust_summary(s, table, config)
     if args.json:
         rules = table.astype(object).where(table.notna(), None).to_dict(orient="records")  # NaN is not JSON
-        print(json.dumps({"rules": rules, "scores": scores}, ensure_ascii=False, indent=2))
+        print(json.dumps({"rules": rules, "scores": scores, "trust": trust}, ensure_ascii=False, indent=2))
     else:
         print(format_agreement(table, scores))
+        print(format_trust(table, trust))
     return EXIT_OK
 
 
@@ -326,7 +329,7 @@ def add_subcommands(sub) -> None:
     common(sp)
     sp.set_defaults(func=cmd_export_labels)
 
-    sp = sub.add_parser("agreement", help="per-rule precision from the verdicts; machine vs human scores")
+    sp = sub.add_parser("agreement", help="per-rule precision and trust status from the verdicts, the rewrite list; machine vs human scores")
     sp.add_argument("--json", action="store_true", help="JSON instead of a table")
     common(sp)
     sp.set_defaults(func=cmd_agreement)
