@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .metrics import KPI_LABELS, Report  # noqa: E402
+from .metrics import KPI_LABELS, Report, report_targets  # noqa: E402
 
 PALETTE = ["#3b6fb6", "#e07b39", "#4a9d5b", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
 GRADE_COLORS = {"优": "#4a9d5b", "良": "#3b6fb6", "中": "#e0a639", "差": "#c44e52"}
@@ -198,56 +198,90 @@ def daily_rates(r: Report, dpi: int) -> bytes | None:
     return _png(fig, dpi)
 
 
+def forecast_panels(r: Report) -> list[dict[str, Any]]:
+    """One panel per forecast: the KPI, its forecast and its target line (None when no target is set)."""
+    targets = report_targets(r)
+    return [{"key": k, "label": KPI_LABELS.get(k, k), "forecast": f, "target": targets.get(k, (None,))[0],
+             "method": f.method} for k, f in r.forecasts.items() if f is not None]
+
+
 def forecasts(r: Report, dpi: int) -> bytes | None:
-    fcs = [(k, f) for k, f in r.forecasts.items() if f is not None]
-    if not fcs:
+    panels = forecast_panels(r)
+    if not panels:
         return None
     from datetime import date
 
     cols = 2
-    rows = math.ceil(len(fcs) / cols)
+    rows = math.ceil(len(panels) / cols)
     fig = _fig(8, 2.5 * rows)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     hist_days = [date.fromisoformat(x) for x in r.daily["day"]]
-    for ax, (key, fc) in zip(axes, fcs):
+    for ax, p in zip(axes, panels):
+        key, fc = p["key"], p["forecast"]
         ax.plot(hist_days, r.daily[key], color="#3b6fb6", marker="o", ms=2, lw=1, label="实际")
         ax.plot(fc.days, fc.yhat, color="#e07b39", lw=1.5, label="预测")
         ax.fill_between(fc.days, fc.lo, fc.hi, color="#e07b39", alpha=0.2, label="预测区间")
-        ax.set_title(KPI_LABELS.get(key, key), fontsize=9)
+        if p["target"] is not None:
+            ax.axhline(p["target"], color="#c44e52", lw=1, ls="--", label="目标")
+        ax.set_title(p["label"], fontsize=9)
         if key != "conversations" and key != "avg_score":
             _pct_axis(ax)
         ax.tick_params(axis="x", labelsize=7)
         ax.xaxis.set_major_locator(matplotlib.dates.AutoDateLocator(minticks=3, maxticks=6))
         ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%m-%d"))
-    for ax in axes[len(fcs):]:
+    for ax in axes[len(panels):]:
         ax.set_visible(False)
-    axes[0].legend(frameon=False, fontsize=7)
+    handles: dict[str, Any] = {}
+    for ax in axes[:len(panels)]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), frameon=False, fontsize=7, loc="outside upper center", ncol=4)  # legend off the data
     return _png(fig, dpi)
 
 
-def agent_ranking(r: Report, dpi: int, top: int) -> bytes | None:
-    a = r.agents[r.agents["ranked"]]
-    if a.empty:
+RANKING_AXIS = (0.0, 100.0)  # score axis of the ranking: zero-based, so bar length is the score (issue 13)
+RANKING_CAPTION = "横轴从 0 开始;误差线 = 平均分的 95% 区间(均值 ± t·s/√n),区间重叠的坐席之间差异不显著"
+
+
+def agent_ranking_data(r: Report, top: int) -> dict[str, Any] | None:
+    """What the ranking chart draws: bars (best first, the top and bottom ``top`` when there are more),
+    their 95 % intervals, the x-axis limits and the caption (tested instead of pixels)."""
+    ranked = r.agents[r.agents["ranked"]]
+    if ranked.empty:
         return None
-    a = a.sort_values("avg_score", ascending=False)
+    a = ranked.sort_values("avg_score", ascending=False)
     if len(a) > 2 * top:
         a = a.iloc[list(range(top)) + list(range(len(a) - top, len(a)))]
-    a = a.iloc[::-1]
+    more = f"(前 {top} 名与后 {top} 名)" if len(ranked) > 2 * top else ""
+    return {
+        "labels": [f"{n or ''} {i}" for n, i in zip(a["agent_name"], a["agent_id"])],
+        "score": [float(v) for v in a["avg_score"]], "lo": [float(v) for v in a["score_lo"]], "hi": [float(v) for v in a["score_hi"]],
+        "n": [int(v) for v in a["conversations"]], "team": list(a["agent_team"]),
+        "xlim": RANKING_AXIS, "title": f"坐席平均分排名{more}", "caption": RANKING_CAPTION,
+    }
+
+
+def agent_ranking(r: Report, dpi: int, top: int) -> bytes | None:
+    d = agent_ranking_data(r, top)
+    if d is None:
+        return None
     teams = sorted(r.agents["agent_team"].dropna().unique())
     color = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(teams)}
-    fig = _fig(8, 0.8 + 0.26 * len(a))
+    rev = slice(None, None, -1)  # best at the top
+    fig = _fig(8, 1.1 + 0.26 * len(d["labels"]))
     ax = fig.subplots()
-    labels = [f"{n or ''} {i}" for n, i in zip(a["agent_name"], a["agent_id"])]
-    bars = ax.barh(labels, a["avg_score"], color=[color.get(t, "#8c8c8c") for t in a["agent_team"]])
-    for b, s, n in zip(bars, a["avg_score"], a["conversations"]):
-        ax.annotate(f" {s:.1f} (n={n})", (b.get_width(), b.get_y() + b.get_height() / 2), va="center", fontsize=7)
-    lo = max(0, float(a["avg_score"].min()) - 10)
-    ax.set_xlim(lo, 100 + (100 - lo) * 0.15)
+    score = np.array(d["score"][rev])
+    err = np.array([score - np.array(d["lo"][rev]), np.array(d["hi"][rev]) - score])
+    bars = ax.barh(d["labels"][rev], score, color=[color.get(t, "#8c8c8c") for t in d["team"][rev]],
+                   xerr=np.nan_to_num(err), error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333333"})
+    for b, s_, n in zip(bars, score, d["n"][rev]):  # inside the bar, at its base: the axis ends at 100
+        ax.annotate(f" {s_:.1f} (n={n})", (d["xlim"][0], b.get_y() + b.get_height() / 2), va="center", fontsize=7, color="white")
+    ax.set_xlim(*d["xlim"])
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=color[t], label=t) for t in teams], frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    more = f"(前 {top} 名与后 {top} 名)" if len(r.agents[r.agents["ranked"]]) > 2 * top else ""
-    ax.set_title(f"坐席平均分排名{more}")
+    ax.set_title(d["title"])
+    ax.set_xlabel(d["caption"], fontsize=7, color="#555555")
     return _png(fig, dpi)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from .change import judge_change
-from .metrics import KPI_KINDS, Report
+from .metrics import KPI_KINDS, KPI_LABELS, Report, report_targets
 
 SECTIONS = [
     ("kpi", "概览 KPIs"),
@@ -86,6 +86,8 @@ def fmt(v: Any, kind: str = "num", note: str = "") -> str:
         return f"{int(round(v)):,}"
     if kind == "ratio":
         return f"{v:.2f}"
+    if kind == "p":
+        return "< 0.0001" if v < 0.0001 else f"{v:.4f}"
     if _isnum(v):
         return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
     return esc(v)
@@ -198,23 +200,26 @@ def sec_trends(r: Report, charts: dict[str, bytes]) -> str:
     fc = ""
     if r.forecasts:
         frows = []
+        targets = report_targets(r)
         for key, f in r.forecasts.items():
             kind = KPI_KINDS.get(key, "num")
             if f is None:
-                frows.append(f'<tr><td class="t">{esc(key)}</td><td colspan="4" class="na">not enough points</td></tr>')
+                frows.append(f'<tr><td class="t">{esc(KPI_LABELS.get(key, key))}</td><td colspan="5" class="na">数据点不足,无法预测</td></tr>')
                 continue
             label = next((c["label"] for c in p["comparison"] if c["key"] == key), key)
             unit = "(合计)" if key == "conversations" else "(日均)"
             slope = (f"{f.slope_per_day * 100:+.2f} 个百分点/天" if kind == "pct" else f"{f.slope_per_day:+.2f}/天")
+            t = targets.get(key)
+            target = f"{'≥' if t[1] == 'min' else '≤'} {fmt(t[0], kind)}" if t else '<span class="na">—</span>'
             frows.append(
                 f'<tr><td class="t">{esc(label)} {unit}</td><td>{fmt(f.period_value, kind)}</td>'
-                f"<td>{fmt(f.period_lo, kind)} – {fmt(f.period_hi, kind)}</td><td>{slope}</td><td>{f.n_days}</td></tr>"
+                f"<td>{fmt(f.period_lo, kind)} – {fmt(f.period_hi, kind)}</td><td>{target}</td><td>{slope}</td><td>{f.n_days}</td></tr>"
             )
         h = r.forecasts and next(iter(v for v in r.forecasts.values() if v), None)
         horizon = f"{h.days[0]} – {h.days[-1]}" if h else ""
         fc = (f"<h3>下期预测 forecast {esc(horizon)}</h3>"
-              "<p class='small'>线性趋势 + 残差标准差的预测区间(口径见 docs/REPORTS.md);区间越宽,说明每天的波动越大。</p>"
-              "<table><thead><tr><th class='t'>指标</th><th>预测</th><th>预测区间</th><th>每日趋势</th><th>历史天数</th></tr></thead>"
+              f"<p class='small'>{esc(r.forecast_note)}口径见 docs/REPORTS.md;区间越宽,说明每天的波动越大。</p>"
+              "<table><thead><tr><th class='t'>指标</th><th>预测</th><th>预测区间</th><th>目标</th><th>每日趋势</th><th>历史天数</th></tr></thead>"
               f"<tbody>{''.join(frows)}</tbody></table>" + img(charts, "forecasts", "预测"))
     else:
         fc = f'<h3>下期预测 forecast</h3><div class="nodata">{esc(r.forecast_note)}</div>'
@@ -260,6 +265,23 @@ def _agent_label(row) -> str:
     return f"{esc(row.get('agent_name') or '')} <span class='small'>{esc(row.get('agent_id'))}</span>"
 
 
+def _score_interval(row) -> str:
+    return f"{fmt(row.get('score_lo'), 'score')} – {fmt(row.get('score_hi'), 'score')}"
+
+
+def _rate_interval(row) -> str:
+    return f"{fmt(row.get('rate'), 'pct')} [{fmt(row.get('rate_lo'), 'pct')}, {fmt(row.get('rate_hi'), 'pct')}]"
+
+
+def _reference(row) -> str:
+    return f"{esc(row.get('reference') or '')} {fmt(row.get('reference_rate'), 'pct')}"
+
+
+TRAINING_COLS = [("agent_id", "坐席", _agent_label), ("agent_team", "团队", "text"), ("item", "扣分项", "text"),
+                 ("hits", "命中会话", "count"), ("conversations", "会话", "count"), ("rate", "坐席命中率 [95% Wilson 区间]", _rate_interval),
+                 ("reference_rate", "参照命中率(不含该坐席)", _reference), ("q_value", "q 值(BH)", "p"), ("p_value", "p 值", "p")]
+
+
 def sec_agents(r: Report, charts: dict[str, bytes]) -> str:
     tr = r.training
     top_items: dict[str, str] = {}
@@ -273,14 +295,14 @@ def sec_agents(r: Report, charts: dict[str, bytes]) -> str:
     agents = r.agents.assign(top=r.agents["agent_id"].map(lambda a: top_items.get(a, "")))
     agent_cols = [
         ("rank", "排名", "int"), ("agent_id", "坐席", _agent_label), ("agent_team", "团队", "text"), ("conversations", "会话", "count"),
-        ("avg_score", "平均分", "score"), ("trend", "走势", lambda row: sparkline(row.get("trend") or [])),
+        ("avg_score", "平均分", "score"), ("score_lo", "95% 区间", _score_interval), ("trend", "走势", lambda row: sparkline(row.get("trend") or [])),
         ("score_change", "本期较上期", lambda row: _change("avg_score", "score", row.get("score_change"))),
         ("fatal", "红线", "count"), ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
         ("complaint_risk_rate", "投诉风险率", "pct"), ("top", "最常见扣分项(⚑ 培训需求)", lambda row: row.get("top") or ""),
     ]
     team_cols = [
         ("agent_team", "团队", "text"), ("agents", "坐席数", "count"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"),
-        ("fatal_rate", "红线率", "pct"), ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
+        ("score_lo", "95% 区间", _score_interval), ("fatal_rate", "红线率", "pct"), ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
         ("complaint_risk_rate", "投诉风险率", "pct"), ("customer_negative_rate", "负面率", "pct"),
     ]
     items = r.training_items
@@ -294,14 +316,18 @@ def sec_agents(r: Report, charts: dict[str, bytes]) -> str:
         ex = row.get("examples") or []
         return esc("; ".join(f"「{e}」×{n}" for e, n in ex))
 
+    flagged = tr[tr["need"].astype(bool)].sort_values("q_value") if tr is not None and len(tr) else None
     unranked = int((~r.agents["ranked"]).sum()) if len(r.agents) else 0
     note = (f"<p class='small'>{unranked} 名坐席会话少于 report.min_agent_conversations,列出但不排名。</p>" if unranked else "")
     return (
         "<h3>团队 teams</h3>" + table(r.teams, team_cols) + img(charts, "team_trend", "各团队每日平均分")
         + "<h3>坐席排名 agents</h3>" + img(charts, "agent_ranking", "坐席平均分排名") + note + table(agents, agent_cols)
         + "<div id='training'><h3>培训需求 training needs</h3>"
-        "<p class='small'>扣分项 = 扣分或红线的命中。⚑ = 该坐席该项命中 ≥ report.training.min_hits 次,且每会话命中率 ≥ "
-        "report.training.ratio_at_least × 全体水平。证据已脱敏。</p>"
+        "<p class='small'>扣分项 = 扣分或红线的命中。⚑ = 该坐席该项的命中率显著高于参照(同团队其他坐席;无团队或团队仅一人时为全体其他坐席):"
+        "单侧二项检验,对所有受检的「坐席 × 扣分项」做 Benjamini–Hochberg 校正,q ≤ report.training.fdr_q;"
+        "只检验会话 ≥ report.training.min_conversations 且命中会话 ≥ report.training.min_hits 的组合。"
+        "这样标出的组合中,预期误报不超过 q 的比例。证据已脱敏。</p>"
+        + table(flagged, TRAINING_COLS, limit=50)
         + img(charts, "team_items", "团队 × 扣分项热力图")
         + table(items, [("item", "扣分项", "text"), ("deductions", "次数", "count"), ("conversations_with", "涉及会话", "count"),
                         ("rate", "会话占比", "pct"), ("agents_needing", "需培训坐席数", "count"), ("agents", "需培训坐席", who),
@@ -334,11 +360,14 @@ def sec_issues(r: Report, charts: dict[str, bytes]) -> str:
     if r.issue_types is None:
         return f'<div class="nodata">{esc(r.issue_note)}</div>'
     note = f"<p class='small'>{esc(r.issue_note)}</p>" if r.issue_note else ""
+    if r.issue_warning:
+        note = f'<div class="note" id="issue-confidence">{esc(r.issue_warning)}</div>' + note
     return (note + img(charts, "issue_pareto", "问题类型帕累托图") + img(charts, "issue_quality", "各问题类型平均分与负面率")
             + table(r.issue_types, [("issue_type", "问题类型", "text"), ("conversations", "会话", "count"), ("share", "占比", "pct"),
                                     ("cumulative_share", "累计占比", "pct"), ("avg_score", "平均分", "score"),
                                     ("customer_negative_rate", "客户负面率", "pct"), ("bad_rating_rate", "差评率", "pct"),
-                                    ("complaint_risk_rate", "投诉风险率", "pct"), ("confidence", "平均置信度", "ratio")]))
+                                    ("complaint_risk_rate", "投诉风险率", "pct"), ("confidence", "平均置信度", "ratio"),
+                                    ("low_confidence", "置信度偏低", lambda row: "⚠ 是" if row.get("low_confidence") else "")]))
 
 
 def sec_bad(r: Report, charts: dict[str, bytes]) -> str:

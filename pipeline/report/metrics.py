@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .forecast import Forecast, linear_forecast
+from .forecast import Forecast, linear_forecast, seasonal_forecast
 from .load import RunSet
 from .mask import mask_pii
 
@@ -93,6 +93,7 @@ class Report:
     bad_reviews: dict[str, Any]
     verdicts: dict[str, Any] | None  # None: no verdicts file
     notes: list[str] = field(default_factory=list)
+    issue_warning: str = ""  # Chinese: the issue types whose mean confidence is below report.issue_types.low_confidence_below
     calls: pd.DataFrame | None = None  # per agent: call timing (issue 18); None: no call with timestamps
 
 
@@ -225,6 +226,11 @@ def targets_of(config: dict) -> dict[str, tuple[float, str]]:
     return out
 
 
+def report_targets(r: "Report") -> dict[str, tuple[float, str]]:
+    """The targets a computed report was judged against (its meta), as :func:`targets_of` gives them."""
+    return targets_of({"report": {"targets": r.meta.get("targets") or {}}})
+
+
 def judge(value: float | None, target: tuple[float, str] | None) -> bool | None:
     if value is None or target is None:
         return None
@@ -301,6 +307,16 @@ def _trend_buckets(conv: pd.DataFrame, periods: dict) -> pd.Series:
     return (d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.strftime("%Y-%m-%d").where(d.notna(), None)
 
 
+def add_score_interval(table: pd.DataFrame, conv: pd.DataFrame, by: str, coverage: float) -> None:
+    """``score_lo`` / ``score_hi``: the average score ± t · s / √n over the group's scored conversations."""
+    from .stats import t_half_width
+
+    g = conv.groupby(by)["score"]
+    half = pd.Series(t_half_width(g.std(ddof=1), g.count(), coverage), index=g.count().index).reindex(table.index)
+    table["score_lo"] = table["avg_score"] - half
+    table["score_hi"] = table["avg_score"] + half
+
+
 def agents_table(conv: pd.DataFrame, periods: dict, config: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rep = config["report"]
     with_agent = conv[conv["agent_id"].notna()]
@@ -308,6 +324,7 @@ def agents_table(conv: pd.DataFrame, periods: dict, config: dict) -> tuple[pd.Da
     info = with_agent.sort_values("day", na_position="first").groupby("agent_id").agg(
         agent_name=("agent_name", "last"), agent_team=("agent_team", "last"))
     agents = info.join(k)
+    add_score_interval(agents, with_agent, "agent_id", rep["score_interval"])
     ranked = agents["conversations"] >= rep["min_agent_conversations"]
     agents["rank"] = agents.loc[ranked, "avg_score"].rank(ascending=False, method="min")
     agents["ranked"] = ranked
@@ -331,6 +348,7 @@ def agents_table(conv: pd.DataFrame, periods: dict, config: dict) -> tuple[pd.Da
     with_team = conv[conv["agent_team"].notna()]
     teams = group_kpis(with_team, "agent_team")
     teams.insert(0, "agents", with_team.groupby("agent_team")["agent_id"].nunique())
+    add_score_interval(teams, with_team, "agent_team", rep["score_interval"])
     teams = teams.sort_values("avg_score", ascending=False)
     teams.index.name = "agent_team"
     teams = teams.reset_index()
@@ -338,10 +356,44 @@ def agents_table(conv: pd.DataFrame, periods: dict, config: dict) -> tuple[pd.Da
     return agents, teams, team_daily
 
 
+def training_need(per: pd.DataFrame, ref_hits: dict, ref_n: dict, all_hits: pd.Series, n_total: int, tr: dict) -> pd.DataFrame:
+    """Adds the test columns to ``per`` (agent × item: ``hits`` of ``conversations``, ``agent_team``,
+    ``team_hits`` / ``team_n`` = the agent's own share of its team): the reference rate excludes the
+    agent (its team's other agents, or everyone else when it has no team or is alone in it), a
+    one-sided binomial test where the agent has the minimum volume, Benjamini–Hochberg q-values over
+    those tested pairs, and ``need`` = q ≤ report.training.fdr_q (docs/REPORTS.md, 培训需求)."""
+    from .stats import bh_qvalues, binom_greater, wilson_interval
+
+    team_key = list(zip(per["agent_team"], per["item"]))
+    rk = np.array([ref_hits.get(k, 0) for k in team_key], dtype=float) - per["team_hits"].to_numpy(float)
+    rn = np.array([ref_n.get(t, 0) for t in per["agent_team"]], dtype=float) - per["team_n"].to_numpy(float)
+    by_team = per["agent_team"].notna().to_numpy() & (rn > 0)
+    rk = np.where(by_team, rk, per["item"].map(all_hits).fillna(0).to_numpy(float) - per["hits"].to_numpy(float))
+    rn = np.where(by_team, rn, n_total - per["conversations"].to_numpy(float))
+    per["reference"] = np.where(by_team, "团队", "全体")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a reference with no hit at all is floored at half a hit, so one agent's rare item is not "infinitely" above it
+        per["reference_rate"] = np.where(rn > 0, np.maximum(rk, 0.5) / rn, np.nan)
+    per["tested"] = (per["conversations"] >= tr["min_conversations"]) & (per["hits"] >= tr["min_hits"]) & (rn > 0)
+    t = per["tested"].to_numpy()
+    per["p_value"] = np.nan
+    per["q_value"] = np.nan
+    if t.any():
+        pv = binom_greater(per.loc[t, "hits"].to_numpy(), per.loc[t, "conversations"].to_numpy(), per.loc[t, "reference_rate"].to_numpy())
+        per.loc[t, "p_value"] = pv
+        per.loc[t, "q_value"] = bh_qvalues(pv)
+    per["need"] = per["tested"] & (per["q_value"] <= tr["fdr_q"]) & (per["rate"] > per["reference_rate"])
+    ci = [wilson_interval(k, n, tr["interval"]) for k, n in zip(per["hits"], per["conversations"])]
+    per["rate_lo"] = [c[0] for c in ci]
+    per["rate_hi"] = [c[1] for c in ci]
+    return per
+
+
 def training_tables(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Deductions (points < 0, or a 红线 finding) per agent and scorecard item → 培训需求."""
+    """Deductions (points < 0, or a 红线 finding) per agent and scorecard item → 培训需求 (:func:`training_need`)."""
     tr = config["report"]["training"]
-    cols_t = ["agent_id", "agent_name", "agent_team", "item", "count", "conversations", "rate", "overall_rate", "ratio", "need"]
+    cols_t = ["agent_id", "agent_name", "agent_team", "item", "count", "hits", "conversations", "rate", "rate_lo", "rate_hi",
+              "overall_rate", "ratio", "reference", "reference_rate", "p_value", "q_value", "tested", "need"]
     cols_i = ["item", "label", "deductions", "conversations_with", "rate", "agents_needing", "agents", "examples"]
     f = findings
     ded = f[(f["points"] < 0) | (f["severity"] == "fatal")]
@@ -349,17 +401,30 @@ def training_tables(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) ->
         return pd.DataFrame(columns=cols_t), pd.DataFrame(columns=cols_i), pd.DataFrame()
     ded = ded.assign(item=ded["item"].where(ded["item"].notna(), ded["rule"]))
     joined = ded.merge(conv[["run", "id", "agent_id", "agent_team"]], left_on=["run", "conversation_id"], right_on=["run", "id"], how="inner")
+    hit_conv = joined.drop_duplicates(["run", "conversation_id", "item"])  # a conversation counts once per item
     n_total = len(conv)
-    overall = joined.groupby("item").size() / n_total
-    n_agent = conv[conv["agent_id"].notna()].groupby("agent_id").size()
-    names = conv[conv["agent_id"].notna()].groupby("agent_id").agg(agent_name=("agent_name", "last"), agent_team=("agent_team", "last"))
-    per = joined[joined["agent_id"].notna()].groupby(["agent_id", "item"]).size().rename("count").reset_index()
+    all_hits = hit_conv.groupby("item").size()
+    overall = all_hits / n_total
+    with_agent = conv[conv["agent_id"].notna()]
+    n_agent = with_agent.groupby("agent_id").size()
+    names = with_agent.groupby("agent_id").agg(agent_name=("agent_name", "last"), agent_team=("agent_team", "last"))
+    ha = hit_conv[hit_conv["agent_id"].notna()]
+    per = ha.groupby(["agent_id", "item"]).size().rename("hits").to_frame()
+    per["count"] = joined[joined["agent_id"].notna()].groupby(["agent_id", "item"]).size()
+    per = per.reset_index()
     per["conversations"] = per["agent_id"].map(n_agent)
-    per["rate"] = per["count"] / per["conversations"]
+    per["rate"] = per["hits"] / per["conversations"]
     per["overall_rate"] = per["item"].map(overall)
     per["ratio"] = per["rate"] / per["overall_rate"]
-    per["need"] = (per["count"] >= tr["min_hits"]) & (per["ratio"] >= tr["ratio_at_least"])
     per = per.join(names, on="agent_id")
+    # the agent's own part of its (last) team's counts, taken out of the team's reference
+    in_team = ha.groupby(["agent_id", "agent_team", "item"]).size()
+    n_in_team = with_agent.groupby(["agent_id", "agent_team"]).size()
+    per["team_hits"] = [in_team.get((a, t, i), 0) for a, t, i in zip(per["agent_id"], per["agent_team"], per["item"])]
+    per["team_n"] = [n_in_team.get((a, t), 0) for a, t in zip(per["agent_id"], per["agent_team"])]
+    ref_hits = hit_conv[hit_conv["agent_team"].notna()].groupby(["agent_team", "item"]).size().to_dict()
+    ref_n = conv[conv["agent_team"].notna()].groupby("agent_team").size().to_dict()
+    per = training_need(per, ref_hits, ref_n, all_hits, n_total, tr)
     per = per.sort_values(["agent_id", "count", "item"], ascending=[True, False, True])
     training = per[cols_t].reset_index(drop=True)
     # per item
@@ -455,6 +520,16 @@ def first_response_distribution(conv: pd.DataFrame) -> pd.DataFrame:
     t = pd.crosstab(b, timed["channel"].fillna("(未知)")).reindex(FR_BINS, fill_value=0)
     t.index.name = "bin"
     return t
+
+
+def low_confidence_warning(types: pd.DataFrame, below: float) -> str:
+    """A Chinese warning naming the issue types whose mean classifier confidence is below ``below``."""
+    low = types[types["confidence"] < below]
+    if low.empty:
+        return ""
+    names = "、".join(f"{t}({c:.2f})" for t, c in zip(low["issue_type"], low["confidence"]))
+    return (f"注意:{len(low)} 个问题类型的平均置信度低于 {below:.2f}(report.issue_types.low_confidence_below):{names}。"
+            "分类器对这些会话把握不大,问题类型占比只能作粗略参考。")
 
 
 def issue_type_table(conv: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
@@ -613,6 +688,25 @@ def verdict_section(conv: pd.DataFrame, findings: pd.DataFrame, verdicts: pd.Dat
     return out
 
 
+def forecast_all(daily: pd.DataFrame, periods: dict, fc_cfg: dict) -> tuple[dict[str, Forecast | None], str]:
+    """FORECAST_KEYS: trend + day-of-week effects from report.forecast.seasonal_min_days of history, the
+    linear trend alone from min_history_days, nothing before; the note says which and why (Chinese)."""
+    n_days = periods.get("days", 0)
+    if n_days < fc_cfg["min_history_days"]:
+        return {}, (f"无预测:仅有 {n_days} 天数据,至少需要 {fc_cfg['min_history_days']} 天"
+                    f"(report.forecast.min_history_days)。")
+    seasonal = n_days >= fc_cfg["seasonal_min_days"]
+    method = seasonal_forecast if seasonal else linear_forecast
+    note = ("线性趋势 + 星期效应(每个星期几各自的高低),预测区间来自残差。" if seasonal else
+            f"仅有 {n_days} 天数据,不足 {fc_cfg['seasonal_min_days']} 天(report.forecast.seasonal_min_days),"
+            "无法可靠估计星期效应:只用线性趋势,周末/周一的高峰不在预测中。")
+    ds = [date.fromisoformat(d) for d in daily["day"]]
+    bounds = {"conversations": (0, None), "avg_score": (0, 100)}
+    forecasts = {key: method(key, ds, [_num(v) for v in daily[key]], fc_cfg["horizon_days"], interval=fc_cfg["interval"],
+                             bounds=bounds.get(key, (0, 1)), total=key == "conversations") for key in FORECAST_KEYS}
+    return forecasts, note
+
+
 # ------------------------------------------------------------------------------------------------
 def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=None) -> Report:
     """All the report's numbers from the runs' tables (see docs/REPORTS.md for each definition)."""
@@ -656,22 +750,16 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         notes.append(f"{undated} conversation(s) have no usable started_at: counted in the totals, left out of trends")
     periods["comparison"] = period_comparison(conv, periods, config)
 
-    forecasts: dict[str, Forecast | None] = {}
-    fc_cfg = rep["forecast"]
-    if periods.get("days", 0) >= fc_cfg["min_history_days"]:
-        forecast_note = ""
-        ds = [date.fromisoformat(d) for d in daily["day"]]
-        bounds = {"conversations": (0, None), "avg_score": (0, 100)}
-        for key in FORECAST_KEYS:
-            forecasts[key] = linear_forecast(key, ds, [_num(v) for v in daily[key]], fc_cfg["horizon_days"], fc_cfg["interval"],
-                                             bounds.get(key, (0, 1)), total=key == "conversations")
-    else:
-        forecast_note = (f"no forecast: {periods.get('days', 0)} day(s) of history, "
-                         f"{fc_cfg['min_history_days']} needed (report.forecast.min_history_days)")
+    forecasts, forecast_note = forecast_all(daily, periods, rep["forecast"])
 
     agents, teams, team_daily = agents_table(conv, periods, config)
     training, training_items, team_items = training_tables(conv, rs.findings, config)
     issue_types, issue_note = issue_type_table(conv)
+    below = rep["issue_types"]["low_confidence_below"]
+    issue_warning = ""
+    if issue_types is not None:
+        issue_types["low_confidence"] = issue_types["confidence"] < below
+        issue_warning = low_confidence_warning(issue_types, below)
     sentiment_n = int(conv["negative"].notna().sum())
     if sentiment_n == 0:
         notes.append(f"sentiment is empty in all {len(conv)} conversations (the sentiment classifier has not run): sentiment numbers show —")
@@ -697,7 +785,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         daily=daily, periods=periods, forecasts=forecasts, forecast_note=forecast_note,
         teams=teams, team_daily=team_daily, agents=agents,
         training=training, training_items=training_items, team_items=team_items,
-        issue_types=issue_types, issue_note=issue_note,
+        issue_types=issue_types, issue_note=issue_note, issue_warning=issue_warning,
         bad_reviews=bad_review_section(conv, rs.findings, config, classifier),
         verdicts=verdict_section(conv, rs.findings, rs.verdicts, labels, bands),
         notes=notes,

@@ -16,7 +16,7 @@ import pandas as pd
 from .change import judge_change
 from .metrics import KPI_KINDS, KPI_LABELS, Report
 
-FORMATS = {"pct": "0.0%", "score": "0.0", "seconds": "0.0", "count": "#,##0", "int": "0", "ratio": "0.00",
+FORMATS = {"pct": "0.0%", "score": "0.0", "seconds": "0.0", "count": "#,##0", "int": "0", "ratio": "0.00", "p": "0.0000",
            # a change between periods: always signed, zero unsigned
            "pct_change": "+0.0%;-0.0%;0.0%", "score_change": "+0.0;-0.0;0.0", "seconds_change": "+0.0;-0.0;0.0",
            "count_change": "+#,##0;-#,##0;0"}
@@ -189,27 +189,39 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
                                                  ("lo", "下限", "@kind"), ("hi", "上限", "@kind")], note=r.forecast_note or "线性趋势 + 预测区间 (docs/REPORTS.md)")
     # agents and teams
     write_table(wb, "团队", r.teams, [("agent_team", "团队", "text"), ("agents", "坐席数", "count"), ("conversations", "会话", "count"),
-                                   ("avg_score", "平均分", "score"), ("fatal_rate", "红线率", "pct"),
+                                   ("avg_score", "平均分", "score"), ("score_lo", "95% 区间下限", "score"),
+                                   ("score_hi", "95% 区间上限", "score"), ("fatal_rate", "红线率", "pct"),
                                    ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
                                    ("complaint_risk_rate", "投诉风险率", "pct"), ("customer_negative_rate", "负面率", "pct")])
     write_table(wb, "坐席", r.agents, [("rank", "排名", "int"), ("agent_id", "工号", "text"), ("agent_name", "姓名", "text"),
                                     ("agent_team", "团队", "text"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"),
+                                    ("score_lo", "95% 区间下限", "score"), ("score_hi", "95% 区间上限", "score"),
                                     ("score_current", "本期平均分", "score"), ("score_previous", "上期平均分", "score"),
                                     ("score_change", "变化", "score"), ("fatal", "红线", "count"),
                                     ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
                                     ("complaint_risk_rate", "投诉风险率", "pct"), ("review_rate", "需复核率", "pct")])
-    write_table(wb, "培训需求", r.training, [("agent_id", "工号", "text"), ("agent_name", "姓名", "text"), ("agent_team", "团队", "text"),
-                                          ("item", "扣分项", "text"), ("count", "次数", "count"), ("conversations", "会话", "count"),
-                                          ("rate", "每会话", "ratio"), ("overall_rate", "全体每会话", "ratio"), ("ratio", "倍数", "ratio"),
-                                          ("need", "需培训", "text")])
+    training = r.training.assign(need_text=r.training["need"].map(lambda v: "是" if v else "否"),
+                                 tested_text=r.training["tested"].map(lambda v: "是" if v else "否(量不足)"))
+    write_table(wb, "培训需求", training, [("agent_id", "工号", "text"), ("agent_name", "姓名", "text"), ("agent_team", "团队", "text"),
+                                        ("item", "扣分项", "text"), ("count", "次数", "count"), ("hits", "命中会话", "count"),
+                                        ("conversations", "会话", "count"), ("rate", "坐席命中率", "pct"), ("rate_lo", "95% 下限", "pct"),
+                                        ("rate_hi", "95% 上限", "pct"), ("reference", "参照", "text"), ("reference_rate", "参照命中率", "pct"),
+                                        ("overall_rate", "全体命中率", "pct"), ("ratio", "倍数(对全体)", "ratio"), ("p_value", "p 值", "p"),
+                                        ("q_value", "q 值(BH)", "p"), ("tested_text", "已检验", "text"), ("need_text", "需培训", "text")],
+                note="需培训 = 单侧二项检验(对参照:同团队其他坐席,否则全体其他坐席)经 BH 校正后 q ≤ report.training.fdr_q (docs/REPORTS.md)")
     write_table(wb, "扣分项", r.training_items, [("item", "扣分项", "text"), ("deductions", "次数", "count"),
                                               ("conversations_with", "涉及会话", "count"), ("rate", "会话占比", "pct"),
                                               ("agents_needing", "需培训坐席数", "count"), ("agents", "需培训坐席", "text"),
                                               ("examples", "常见证据(脱敏)", "text")])
-    write_table(wb, "问题类型", r.issue_types, [("issue_type", "问题类型", "text"), ("conversations", "会话", "count"),
+    issue_types = r.issue_types
+    if issue_types is not None:
+        issue_types = issue_types.assign(low_confidence_text=issue_types["low_confidence"].map(lambda v: "是" if v else ""))
+    write_table(wb, "问题类型", issue_types, [("issue_type", "问题类型", "text"), ("conversations", "会话", "count"),
                                              ("share", "占比", "pct"), ("cumulative_share", "累计占比", "pct"), ("avg_score", "平均分", "score"),
                                              ("customer_negative_rate", "客户负面率", "pct"), ("bad_rating_rate", "差评率", "pct"),
-                                             ("complaint_risk_rate", "投诉风险率", "pct")], note=r.issue_note)
+                                             ("complaint_risk_rate", "投诉风险率", "pct"), ("confidence", "平均置信度", "ratio"),
+                                             ("low_confidence_text", "置信度偏低", "text")],
+                note=" ".join(n for n in (r.issue_warning, r.issue_note) if n))
     # bad reviews
     b = r.bad_reviews
     if b.get("count"):
