@@ -128,5 +128,8 @@ def test_the_report_shows_call_timing_per_agent(tmp_path):
     for rule_header in ("抢话超标通话占比", "冷场通话占比", "语速超标通话占比", "占比/独白超标通话占比"):
         assert row[rule_header] == pytest.approx(1 / 6), rule_header  # one call of six shows each behaviour
     assert row["最长静音(s)"] == pytest.approx(40.5)
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")["通话节奏(团队)"]
+    (team,) = [dict(zip([c.value for c in wb[1]], (c.value for c in r))) for r in wb.iter_rows(min_row=2)]
+    assert team["团队"] == "热线服务组" and team["有计时的通话"] == 6 and team["抢话/通"] == pytest.approx(0.5)
     assert main(["report", str(run), "--out", str(tmp_path / "r.html"), "--quiet"]) == 0
     assert "通话节奏(电话,按坐席)" in (tmp_path / "r.html").read_text(encoding="utf-8")

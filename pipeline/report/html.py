@@ -353,7 +353,8 @@ def call_section(r: Report) -> str:
     return ("<div id='calls'><h3>通话节奏(电话,按坐席) call timing</h3>"
             "<p class='small'>由每句话的起止时间计算(pipeline/call_timing.py):抢话 = 客户未说完坐席即开口;静音 = 双方都不说话"
             "(坐席说明过的等待除外);说话占比 = 坐席说话时长 ÷ 双方说话时长;语速 = 坐席每秒字数。阈值见 calls: 配置,"
-            "超标即产生 call.* 发现。</p>" + table(r.calls, CALL_COLUMNS) + "</div>")
+            "超标即产生 call.* 发现。</p>" + table(r.calls, CALL_COLUMNS)
+            + "<h4>按团队</h4>" + table(r.calls_by_team, CALL_COLUMNS[2:]) + "</div>")
 
 
 def sec_issues(r: Report, charts: dict[str, bytes]) -> str:

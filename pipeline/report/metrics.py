@@ -95,6 +95,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     issue_warning: str = ""  # Chinese: the issue types whose mean confidence is below report.issue_types.low_confidence_below
     calls: pd.DataFrame | None = None  # per agent: call timing (issue 18); None: no call with timestamps
+    calls_by_team: pd.DataFrame | None = None  # the same per team
 
 
 # ------------------------------------------------------------------------------------------------
@@ -471,10 +472,13 @@ def rule_hit_table(conv: pd.DataFrame, findings: pd.DataFrame, labels: dict[str,
 CALL_RULES = ("call.interruption", "call.silence", "call.speech_rate", "call.talk_share")
 
 
-def call_timing_table(results: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame | None:
-    """Per agent, over their calls with speech timing: calls, interruptions per call, mean and longest
-    silence, talk share, speech rate, and the share of calls with each call rule's finding. None when
-    no conversation is a timed call (chats, or runs made before the call checks)."""
+CALL_GROUPS = {"agent": ["agent_id", "agent_name", "agent_team"], "team": ["agent_team"]}
+
+
+def call_timing_table(results: pd.DataFrame, findings: pd.DataFrame, by: str = "agent") -> pd.DataFrame | None:
+    """Per agent (or per team: ``by``), over their calls with speech timing: calls, interruptions per
+    call, mean and longest silence, talk share, speech rate, and the share of calls with each call
+    rule's finding. None when no conversation is a timed call (chats, or runs made before the call checks)."""
     calls = results[results["agent_talk_share"].notna()]
     if calls.empty:
         return None
@@ -482,7 +486,8 @@ def call_timing_table(results: pd.DataFrame, findings: pd.DataFrame) -> pd.DataF
     keys = {rule: set(zip(g["run"], g["conversation_id"])) for rule, g in hit.groupby("rule")}
     c = calls.assign(**{rule.replace(".", "_"): [(r, i) in keys.get(rule, set()) for r, i in zip(calls["run"], calls["id"])]
                         for rule in CALL_RULES})
-    g = c.groupby(["agent_id", "agent_name", "agent_team"], dropna=False)
+    keys_of = CALL_GROUPS[by]
+    g = c.groupby(keys_of, dropna=False)
     t = pd.DataFrame({
         "calls": g.size(),
         "interruptions_per_call": g["interruptions"].mean(),
@@ -492,7 +497,7 @@ def call_timing_table(results: pd.DataFrame, findings: pd.DataFrame) -> pd.DataF
         "agent_chars_per_s": g["agent_chars_per_s"].mean(),
         **{f"{rule.replace('.', '_')}_rate": g[rule.replace(".", "_")].mean() for rule in CALL_RULES},
     }).reset_index()
-    return t.sort_values(["calls", "agent_id"], ascending=[False, True]).reset_index(drop=True)
+    return t.sort_values(["calls", keys_of[0]], ascending=[False, True]).reset_index(drop=True)
 
 
 def first_response_table(conv: pd.DataFrame) -> pd.DataFrame:
@@ -790,4 +795,5 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         verdicts=verdict_section(conv, rs.findings, rs.verdicts, labels, bands),
         notes=notes,
         calls=call_timing_table(rs.results, rs.findings),
+        calls_by_team=call_timing_table(rs.results, rs.findings, by="team"),
     )

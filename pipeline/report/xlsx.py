@@ -153,6 +153,7 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
         from .html import CALL_COLUMNS
 
         write_table(wb, "通话节奏", r.calls, CALL_COLUMNS)
+        write_table(wb, "通话节奏(团队)", r.calls_by_team, CALL_COLUMNS[2:])
     # trends
     daily_cols = [("day", "日期", "text"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"), ("fatal_rate", "红线率", "pct"),
                   ("first_response_sla_compliance", "首响达标率", "pct"), ("avg_response_s", "平均响应(s)", "seconds"),
