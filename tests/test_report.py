@@ -208,7 +208,7 @@ def test_issue_types(report):
     assert it.loc["物流", "share"] == approx(0.6) and it.loc["退款", "cumulative_share"] == approx(1.0)
     assert it.loc["物流", "avg_score"] == approx(275 / 3) and it.loc["退款", "avg_score"] == approx(35)
     assert it.loc["物流", "customer_negative_rate"] == approx(0.5)  # c1 neutral, c2 negative, c4 none
-    assert "1 conversation" in report.issue_note
+    assert "1 个会话没有问题类型" in report.issue_note
 
 
 def test_bad_reviews(report):
@@ -248,13 +248,13 @@ def test_no_sentiment_no_verdicts_is_honest(tmp_path, cfg):
     run = write_run(tmp_path / "run", blank, FINDINGS, None, customer_start=False)
     r = compute(load_runs([run]), cfg)
     neg = kpi(r, "customer_negative_rate")
-    assert neg.value is None and neg.n == 0 and "sentiment" in neg.note
+    assert neg.value is None and neg.n == 0 and "情绪" in neg.note
     assert kpi(r, "negative_recovery_rate").value is None
-    assert r.issue_types is None and "issue_type is empty" in r.issue_note
+    assert r.issue_types is None and "都没有问题类型" in r.issue_note
     assert r.verdicts is None
     assert r.meta["coverage"]["coverage"] is None  # no manifest: unknown, not 100 %
     page = render_html(r, {})
-    assert 'id="verdicts"' not in page and "—" in page and "issue_type is empty" in page
+    assert 'id="verdicts"' not in page and "—" in page and "都没有问题类型" in page
 
 
 # ------------------------------------------------------------------------------------------------ loader
@@ -337,7 +337,7 @@ def test_pii_never_reaches_the_report(report, cfg, tmp_path):
     page = render_html(report, {})
     assert RAW_PHONE not in page and "138****5678" in page  # evidence of an unmasked run is masked again
     assert COMMENT_PHONE not in page and "一般,打我电话" not in page  # comments are never shown
-    assert any("re-masked" in n for n in report.notes)
+    assert any("重新脱敏" in n for n in report.notes)
     out = tmp_path / "r.xlsx"
     render_xlsx(report, out)
     import zipfile
@@ -347,6 +347,27 @@ def test_pii_never_reaches_the_report(report, cfg, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ renderers and CLI
+ENGLISH_ALLOWED = {"SLA", "CSAT", "NPS", "FCR", "KPI", "P50", "P90", "zhijian", "report", "Excel"}  # the glossary's terms
+
+
+def test_headings_and_messages_are_in_chinese(report, tmp_path):
+    """Issue 13: "Quality inspection report", "no data", "rule hits" … — what a director reads is Chinese;
+    English ids (rule ids, config keys) appear only in the method section's glossary and in tables' data."""
+    import re
+
+    from pipeline.report.html import render_html
+
+    page = render_html(report, {})
+    page = re.sub(r"<(style|script)[^>]*>.*?</\1>", "", page, flags=re.S)
+    texts = re.findall(r"<(?:h[1-4]|summary|th|nav)[^>]*>(.*?)</(?:h[1-4]|summary|th|nav)>", page, flags=re.S)
+    texts += re.findall(r'class="(?:nodata|note|small)"[^>]*>(.*?)</div>', page, flags=re.S)
+    # configuration keys (report.forecast.min_history_days), flags (--no-mask) and file names are references, not labels
+    refs = re.compile(r"--[\w-]+|[\w-]+(?:[._][\w-]+)+")
+    words = {w for t in texts for w in re.findall(r"[A-Za-z]{3,}", refs.sub(" ", re.sub(r"<[^>]+>", " ", t)))}
+    assert words <= ENGLISH_ALLOWED | {"Cohen", "manifest"}, sorted(words - ENGLISH_ALLOWED)
+    assert "Quality inspection report" not in page and ">no data<" not in page
+
+
 def test_xlsx_has_the_sheets_and_numbers(report, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     from pipeline.report.xlsx import render_xlsx

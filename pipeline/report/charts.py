@@ -97,7 +97,7 @@ def grade_mix(r: Report, dpi: int) -> bytes | None:
     bars = ax.bar(g["grade"], g["conversations"], color=colors)
     for b, n, s in zip(bars, g["conversations"], g["share"]):
         ax.annotate(f"{n}\n{s:.1%}", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=8)
-    ax.set_title("等级分布 grade mix")
+    ax.set_title("等级分布")
     ax.set_ylabel("会话数")
     ax.margins(y=0.3)
     return _png(fig, dpi)

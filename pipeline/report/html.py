@@ -17,7 +17,7 @@ from .change import judge_change
 from .metrics import KPI_KINDS, KPI_LABELS, Report, report_targets
 
 SECTIONS = [
-    ("kpi", "概览 KPIs"),
+    ("kpi", "概览"),
     ("trends", "趋势与预测"),
     ("agents", "坐席与团队"),
     ("issues", "问题类型"),
@@ -75,7 +75,7 @@ def _isnum(v) -> bool:
 def fmt(v: Any, kind: str = "num", note: str = "") -> str:
     """A number for people; a missing one is "—" (with why, on hover)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return f'<span class="na" title="{esc(note or "no data")}">—</span>'
+        return f'<span class="na" title="{esc(note or "无数据")}">—</span>'
     if kind == "pct":
         return f"{v * 100:.1f}%"
     if kind == "seconds":
@@ -123,7 +123,7 @@ def img(charts: dict[str, bytes], name: str, alt: str) -> str:
 def table(df: pd.DataFrame | None, cols: list[tuple[str, str, str | Callable]], limit: int | None = None) -> str:
     """cols: (column, header, kind or a function(row) → html)."""
     if df is None or len(df) == 0:
-        return '<div class="nodata">no data</div>'
+        return '<div class="nodata">无数据</div>'
     head = "".join(f'<th class="{"t" if (k == "text" or callable(k)) else ""}">{esc(h)}</th>' for _, h, k in cols)
     body = []
     rows = df.itertuples(index=False) if limit is None else df.head(limit).itertuples(index=False)
@@ -139,7 +139,7 @@ def table(df: pd.DataFrame | None, cols: list[tuple[str, str, str | Callable]], 
             else:
                 cells.append(f"<td>{fmt(row.get(c), k)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    more = f'<div class="small">showing {limit} of {len(df)}</div>' if limit is not None and len(df) > limit else ""
+    more = f'<div class="small">显示 {limit} / 共 {len(df)} 行</div>' if limit is not None and len(df) > limit else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
 
 
@@ -168,10 +168,10 @@ def sec_kpi(r: Report, charts: dict[str, bytes]) -> str:
         f'<div class="cards">{"".join(cards)}</div>{rej}'
         f'<div class="row">{img(charts, "grade_mix", "等级分布")}</div>'
         f'{img(charts, "rule_hits", "各规则命中率")}'
-        "<h3>规则命中 rule hits</h3>"
+        "<h3>规则命中</h3>"
         + table(r.rule_hits, [("label", "类别", "text"), ("rule", "规则", "text"), ("conversations", "命中会话", "count"),
                               ("rate", "命中率", "pct"), ("findings", "命中次数", "count"), ("points", "分值合计", "score")])
-        + "<h3>响应时效 response times</h3>"
+        + "<h3>响应时效</h3>"
         + table(fr, [("channel", "渠道", "text"), ("sla_s", "首响 SLA", "seconds"), ("conversations", "会话", "count"),
                      ("first_response_n", "有计时", "count"), ("first_response_mean", "首响均值", "seconds"),
                      ("first_response_p50", "P50", "seconds"), ("first_response_p90", "P90", "seconds"),
@@ -183,7 +183,7 @@ def sec_kpi(r: Report, charts: dict[str, bytes]) -> str:
 def sec_trends(r: Report, charts: dict[str, bytes]) -> str:
     p = r.periods
     if not p.get("period_days"):
-        return f'<div class="nodata">{esc(p.get("note", "no dated conversations"))}</div>'
+        return f'<div class="nodata">{esc(p.get("note", "没有写明日期的会话"))}</div>'
     cur, prev = p["current"], p["previous"]
     pd_ = p["period_days"]
     head = (f'<p>本期 {cur[0]} – {cur[1]} 对比上期 {prev[0]} – {prev[1]}(周期 {pd_} 天;数据共 {p["days"]} 天,'
@@ -217,18 +217,18 @@ def sec_trends(r: Report, charts: dict[str, bytes]) -> str:
             )
         h = r.forecasts and next(iter(v for v in r.forecasts.values() if v), None)
         horizon = f"{h.days[0]} – {h.days[-1]}" if h else ""
-        fc = (f"<h3>下期预测 forecast {esc(horizon)}</h3>"
+        fc = (f"<h3>下期预测 {esc(horizon)}</h3>"
               f"<p class='small'>{esc(r.forecast_note)}口径见 docs/REPORTS.md;区间越宽,说明每天的波动越大。</p>"
               "<table><thead><tr><th class='t'>指标</th><th>预测</th><th>预测区间</th><th>目标</th><th>每日趋势</th><th>历史天数</th></tr></thead>"
               f"<tbody>{''.join(frows)}</tbody></table>" + img(charts, "forecasts", "预测"))
     else:
-        fc = f'<h3>下期预测 forecast</h3><div class="nodata">{esc(r.forecast_note)}</div>'
+        fc = f'<h3>下期预测</h3><div class="nodata">{esc(r.forecast_note)}</div>'
     daily = table(r.daily, [("day", "日期", "text"), ("conversations", "会话", "count"), ("avg_score", "平均分", "score"),
                             ("fatal_rate", "红线率", "pct"), ("first_response_sla_compliance", "首响达标率", "pct"),
                             ("avg_response_s", "平均响应", "seconds"), ("complaint_risk_rate", "投诉风险率", "pct"),
                             ("bad_rating_rate", "差评率", "pct"), ("customer_negative_rate", "负面率", "pct")])
     return (head + comp + img(charts, "daily_volume_score", "每日会话数与平均分") + img(charts, "daily_rates", "每日比率")
-            + f"<details><summary>每日明细 daily table</summary>{daily}</details>" + fc)
+            + f"<details><summary>每日明细</summary>{daily}</details>" + fc)
 
 
 def sparkline(values: list[float | None], w: int = 110, h: int = 20) -> str:
@@ -320,9 +320,9 @@ def sec_agents(r: Report, charts: dict[str, bytes]) -> str:
     unranked = int((~r.agents["ranked"]).sum()) if len(r.agents) else 0
     note = (f"<p class='small'>{unranked} 名坐席会话少于 report.min_agent_conversations,列出但不排名。</p>" if unranked else "")
     return (
-        "<h3>团队 teams</h3>" + table(r.teams, team_cols) + img(charts, "team_trend", "各团队每日平均分")
-        + "<h3>坐席排名 agents</h3>" + img(charts, "agent_ranking", "坐席平均分排名") + note + table(agents, agent_cols)
-        + "<div id='training'><h3>培训需求 training needs</h3>"
+        "<h3>团队</h3>" + table(r.teams, team_cols) + img(charts, "team_trend", "各团队每日平均分")
+        + "<h3>坐席排名</h3>" + img(charts, "agent_ranking", "坐席平均分排名") + note + table(agents, agent_cols)
+        + "<div id='training'><h3>培训需求</h3>"
         "<p class='small'>扣分项 = 扣分或红线的命中。⚑ = 该坐席该项的命中率显著高于参照(同团队其他坐席;无团队或团队仅一人时为全体其他坐席):"
         "单侧二项检验,对所有受检的「坐席 × 扣分项」做 Benjamini–Hochberg 校正,q ≤ report.training.fdr_q;"
         "只检验会话 ≥ report.training.min_conversations 且命中会话 ≥ report.training.min_hits 的组合。"
@@ -350,7 +350,7 @@ def call_section(r: Report) -> str:
     """Call timing per agent (issue 18): nothing for chats, so only when some call carries timestamps."""
     if r.calls is None:
         return ""
-    return ("<div id='calls'><h3>通话节奏(电话,按坐席) call timing</h3>"
+    return ("<div id='calls'><h3>通话节奏(电话,按坐席)</h3>"
             "<p class='small'>由每句话的起止时间计算(pipeline/call_timing.py):抢话 = 客户未说完坐席即开口;静音 = 双方都不说话"
             "(坐席说明过的等待除外);说话占比 = 坐席说话时长 ÷ 双方说话时长;语速 = 坐席每秒字数。阈值见 calls: 配置,"
             "超标即产生 call.* 发现。</p>" + table(r.calls, CALL_COLUMNS)
@@ -374,7 +374,7 @@ def sec_issues(r: Report, charts: dict[str, bytes]) -> str:
 def sec_bad(r: Report, charts: dict[str, bytes]) -> str:
     b = r.bad_reviews
     if not b.get("count"):
-        return f'<div class="nodata">{esc(b.get("note", "no bad reviews"))}</div>'
+        return f'<div class="nodata">{esc(b.get("note", "没有差评"))}</div>'
     extra = "(含投诉风险会话)" if b["include_complaint_risk"] else ""
     head = (f"<p>差评 {b['count']:,} 条{extra}:评分 ≤ {b['threshold']},占有评价会话 {fmt(b['rate'], 'pct')}"
             f"(有评价 {b['rated']:,} / 全部 {b['conversations']:,});其中 {b['comments']:,} 条有评语。"
@@ -454,20 +454,20 @@ def section_html(key: str, r: Report, charts: dict[str, bytes]) -> str:
 
 def render_html(r: Report, charts: dict[str, bytes], title: str = "质检报告") -> str:
     m = r.meta
-    span = f"{m['first_day']} – {m['last_day']}" if m.get("first_day") else "no dated conversations"
+    span = f"{m['first_day']} – {m['last_day']}" if m.get("first_day") else "没有写明日期的会话"
     sub = (f"{span} · {m['coverage']['inspected']:,} 个会话 · {m['agents']} 名坐席 · {m['teams']} 个团队 · "
            f"{len(m['runs'])} 个运行 · 生成于 {esc(m['generated_at'])}")
     notes = "".join(f'<div class="note">{esc(n)}</div>' for n in r.notes)
     secs = visible_sections(r)
     nav = "".join(f'<a href="#{k}">{esc(t)}</a>' for k, t in secs)
     body = "".join(section_html(k, r, charts) for k, _ in secs)
-    runs = "<br>".join(esc(p) for p in m["runs"][:50]) + (f"<br>… {len(m['runs']) - 50} more" if len(m["runs"]) > 50 else "")
+    runs = "<br>".join(esc(p) for p in m["runs"][:50]) + (f"<br>… 另有 {len(m['runs']) - 50} 个" if len(m["runs"]) > 50 else "")
     return (
         "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{esc(title)} {esc(span)}</title><style>{CSS}</style></head><body>"
-        f"<header><h1>{esc(title)} Quality inspection report</h1><div class='sub'>{sub}</div></header>"
+        f"<header><h1>{esc(title)}</h1><div class='sub'>{sub}</div></header>"
         f"<nav>{nav}</nav><main>{notes}{body}</main>"
-        f"<footer>zhijian report · runs:<br>{runs}<br>个人信息(电话、证件号、银行卡、邮箱)已脱敏;评语原文不展示。</footer>"
+        f"<footer>zhijian report · 运行:<br>{runs}<br>个人信息(电话、证件号、银行卡、邮箱)已脱敏;评语原文不展示。</footer>"
         "</body></html>"
     )

@@ -177,7 +177,7 @@ def load_runs(paths: list[str | Path]) -> RunSet:
             except orjson.JSONDecodeError as e:
                 raise ReportInputError(f"{run_dir / 'manifest.json'}: not valid JSON ({e})") from None
         else:
-            notes.append(f"{run_dir}: no manifest.json — coverage (read / rejected) unknown for this run")
+            notes.append(f"{run_dir}:没有 manifest.json,这次运行的读入 / 拒收数未知")
         run_index = len(runs)
         r = _dataset_table(run_dir / "results.parquet", RESULT_COLUMNS)
         r["run"] = run_index

@@ -43,13 +43,13 @@ KPI_DEFS: list[tuple[str, str, str, str]] = [
 KPI_LABELS = {k: label for k, label, _, _ in KPI_DEFS}
 KPI_KINDS = {k: kind for k, _, kind, _ in KPI_DEFS}
 # what the group table can't have a value for, and why
-NO_DATA = {
-    "avg_score": "no score",
-    "first_response_mean": "no timestamps", "first_response_p50": "no timestamps", "first_response_p90": "no timestamps",
-    "first_response_sla_compliance": "no timestamps", "avg_response_s": "no timestamps",
-    "bad_rating_rate": "no ratings", "csat": "no ratings",
-    "customer_negative_rate": "no sentiment (classifier not run)",
-    "negative_recovery_rate": "no conversation starts negative / no sentiment",
+NO_DATA = {  # why a KPI shows —, in the reader's words
+    "avg_score": "没有得分",
+    "first_response_mean": "没有时间戳", "first_response_p50": "没有时间戳", "first_response_p90": "没有时间戳",
+    "first_response_sla_compliance": "没有时间戳", "avg_response_s": "没有时间戳",
+    "bad_rating_rate": "没有评价", "csat": "没有评价",
+    "customer_negative_rate": "没有情绪结果(情绪模型未运行,sentiment)",
+    "negative_recovery_rate": "没有以负面开场的会话,或没有情绪结果",
 }
 TREND_KEYS = ["conversations", "avg_score", "fatal_rate", "first_response_sla_compliance", "avg_response_s",
               "complaint_risk_rate", "csat", "bad_rating_rate", "customer_negative_rate", "negative_recovery_rate"]
@@ -248,7 +248,7 @@ def kpi_list(row: pd.Series, config: dict) -> list[Metric]:
         t = targets.get(key)
         note = ""
         if value is None:
-            note = NO_DATA.get(key, "no data")
+            note = NO_DATA.get(key, "无数据")
         out.append(Metric(key, label, kind, value, n, t[0] if t else None, t[1] if t else None, judge(value, t), note))
     return out
 
@@ -261,7 +261,7 @@ def _days(conv: pd.DataFrame) -> list[date]:
 def _periods(conv: pd.DataFrame, config: dict) -> dict[str, Any]:
     days = _days(conv)
     if not days:
-        return {"days": 0, "period_days": None, "note": "no conversation has a started_at: no trend"}
+        return {"days": 0, "period_days": None, "note": "没有会话写明 started_at(开始时间):无法做趋势"}
     span = (days[-1] - days[0]).days + 1
     p = config["report"]["period_days"] or (7 if span >= 14 else 1)
     cur_hi = days[-1]
@@ -540,7 +540,7 @@ def low_confidence_warning(types: pd.DataFrame, below: float) -> str:
 def issue_type_table(conv: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     typed = conv[conv["issue_type"].notna()]
     if typed.empty:
-        return None, f"no data: issue_type is empty in all {len(conv)} conversations (the issue-type classifier has not run on these runs)"
+        return None, f"无数据:全部 {len(conv)} 个会话都没有问题类型(issue_type;这些运行没有跑问题类型模型)"
     k = group_kpis(typed, "issue_type")
     k["confidence"] = typed.groupby("issue_type")["issue_type_confidence"].mean()
     k = k.sort_values(["conversations"], ascending=False)
@@ -550,7 +550,7 @@ def issue_type_table(conv: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     cols = ["conversations", "share", "cumulative_share", "avg_score", "customer_negative_rate", "sentiment_n",
             "bad_rating_rate", "rated_n", "complaint_risk_rate", "fatal_rate", "confidence"]
     untyped = len(conv) - len(typed)
-    note = f"{untyped} conversation(s) without an issue type are left out" if untyped else ""
+    note = f"{untyped} 个会话没有问题类型,未计入" if untyped else ""
     return k[cols].reset_index(), note
 
 
@@ -738,7 +738,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
     cov["rejects_by_reason"] = dict(rejects.most_common())
     masked = all(r["mask"] is True for r in rs.runs)
     if not masked:
-        notes.append("some runs were inspected with --no-mask or have no manifest: evidence is re-masked by the report (phone, ID-card, bank-card, e-mail)")
+        notes.append("有的运行用了 --no-mask 或没有 manifest:报告对证据重新脱敏(电话、证件号、银行卡号、邮箱)")
 
     grades = conv["grade"].value_counts()
     order = [g for g, _ in bands] + [g for g in grades.index if g not in {b for b, _ in bands}]
@@ -752,7 +752,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         daily = daily.reset_index()
     undated = int(conv["day"].isna().sum())
     if undated:
-        notes.append(f"{undated} conversation(s) have no usable started_at: counted in the totals, left out of trends")
+        notes.append(f"{undated} 个会话没有可用的 started_at(开始时间):计入总数,不进入趋势")
     periods["comparison"] = period_comparison(conv, periods, config)
 
     forecasts, forecast_note = forecast_all(daily, periods, rep["forecast"])
@@ -767,7 +767,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         issue_warning = low_confidence_warning(issue_types, below)
     sentiment_n = int(conv["negative"].notna().sum())
     if sentiment_n == 0:
-        notes.append(f"sentiment is empty in all {len(conv)} conversations (the sentiment classifier has not run): sentiment numbers show —")
+        notes.append(f"全部 {len(conv)} 个会话都没有情绪结果(sentiment;情绪模型未运行):情绪相关指标显示 —")
 
     meta = {
         "generated_at": (now or datetime.now()).isoformat(timespec="seconds"),

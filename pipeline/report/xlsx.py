@@ -122,6 +122,10 @@ def comparison_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+HEADERS = {"agent_id": "工号", "agent_name": "姓名", "agent_team": "团队", "channel": "渠道", "total": "合计",
+           "conversations": "会话", "bad": "差评数"}
+
+
 def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
     from openpyxl import Workbook
 
@@ -137,7 +141,7 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
                         ignore_index=True)
     span = f"{m['first_day']} – {m['last_day']}" if m.get("first_day") else "no dated conversations"
     note = f"质检报告 {span} · {len(m['runs'])} run(s) · generated {m['generated_at']}" + ("".join(" | " + n for n in r.notes))
-    write_table(wb, "概览", kpi, [("label", "指标", "text"), ("key", "key", "text"), ("value", "值", "@kind"),
+    write_table(wb, "概览", kpi, [("label", "指标", "text"), ("key", "英文标识", "text"), ("value", "值", "@kind"),
                                 ("n", "n", "count"), ("direction", "方向", "text"), ("target", "目标", "@kind"),
                                 ("met", "达标", "text"), ("note", "说明", "text")], note=note)
     ws2, h = write_table(wb, "等级分布", r.grade_mix, [("grade", "等级", "text"), ("conversations", "会话", "count"), ("share", "占比", "pct")])
@@ -235,7 +239,9 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
         _bar_chart(ws4, "差评原因", h, len(b["by_class"]), [2], "K2")
         for name, key, idx in (("差评-坐席", "by_agent", "agent_id"), ("差评-团队", "by_team", "agent_team"), ("差评-渠道", "by_channel", "channel")):
             t = b[key].reset_index()
-            cols = [(idx, idx, "text")] + [(c, c, "text" if c == "agent_name" else "count") for c in t.columns if c != idx]
+            # reason classes are Chinese already; the id columns and totals get Chinese headers too
+            cols = [(idx, HEADERS.get(idx, idx), "text")] + [(c, HEADERS.get(c, c), "text" if c == "agent_name" else "count")
+                                                            for c in t.columns if c != idx]
             write_table(wb, name, t, cols)
         if len(b["by_day"]):
             t = b["by_day"].reset_index()
