@@ -8,7 +8,7 @@ from statistics import NormalDist
 from typing import Any, Sequence
 
 
-def wilson_interval(k: int, n: int, coverage: float) -> tuple[float | None, float | None]:
+def wilson_interval(k: float, n: float, coverage: float = 0.95) -> tuple[float | None, float | None]:
     """Wilson score interval of a proportion k/n (sound for small n and for 0 % / 100 %)."""
     if n == 0:
         return None, None

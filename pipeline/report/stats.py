@@ -1,6 +1,6 @@
 """Small statistics the report's tables rest on (issue 13, "statistics that hold").
 
-* :func:`wilson_interval` — interval of a proportion ``k / n`` (Wilson score; sound near 0 and for small ``n``);
+* :func:`wilson_interval` — interval of a proportion ``k / n`` (pipeline/stats.py's, re-exported);
 * :func:`mean_interval` — mean ± t · s / √n (Student's t with ``n − 1`` degrees of freedom);
 * :func:`binom_greater` — one-sided binomial test p-values, P(X ≥ k | n, p0);
 * :func:`bh_qvalues` — Benjamini–Hochberg adjusted p-values (q-values) over a family of tests.
@@ -15,22 +15,7 @@ import math
 import numpy as np
 
 
-def _z(coverage: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(0.5 + coverage / 2)
-
-
-def wilson_interval(k: float, n: float, coverage: float = 0.95) -> tuple[float | None, float | None]:
-    """Wilson score interval of the proportion ``k / n``; (None, None) when ``n`` is 0."""
-    if not n:
-        return None, None
-    z = _z(coverage)
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
+from ..stats import wilson_interval  # noqa: F401 — the project's one Wilson interval, re-exported for the report
 
 
 def t_half_width(sd, n, coverage: float = 0.95) -> np.ndarray:

@@ -35,8 +35,8 @@ def silence(rule: Rule, ctx: RuleContext) -> list[Finding]:
 @register("speech_rate", {"lower", "upper"})
 def speech_rate(rule: Rule, ctx: RuleContext) -> list[Finding]:
     timing = ctx.conversation.call_timing
-    rate = timing.metrics()["agent_chars_per_s"] if timing is not None else None
-    if rate is None:
+    rate = ctx.conversation.metrics.get("agent_chars_per_s")  # measured once, by the metrics stage
+    if timing is None or rate is None:
         return []
     lower, upper = rule.params["lower"], rule.params["upper"]
     if lower <= rate <= upper:
@@ -53,7 +53,7 @@ def talk_share(rule: Rule, ctx: RuleContext) -> list[Finding]:
     if timing is None:
         return []
     found: list[Finding] = []
-    share = timing.metrics()["agent_talk_share"]
+    share = ctx.conversation.metrics.get("agent_talk_share")
     longest = max(timing.turn_seconds, key=timing.turn_seconds.get) if timing.turn_seconds else None
     if share is not None and share > rule.params["threshold"]:
         found.append(rule.finding(ctx, longest, value=share, threshold=rule.params["threshold"], share=f"{share:.0%}",

@@ -31,7 +31,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.config import ConfigError
-from pipeline.workbench.db import LoginAttempt, User, WebSession
+from pipeline.workbench.db import LoginAttempt, User, WebSession, utcnow
 
 SESSION_COOKIE = "zhijian_session"
 CSRF_FIELD = "csrf_token"
@@ -103,15 +103,11 @@ def _token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def start_session(db: Session, user: User, client: str, now: datetime | None = None) -> dict[str, Any]:
     """A login: a new ``web_sessions`` row and the cookie dict that refers to it (with a new CSRF
     token too: no session fixation). The caller commits."""
     token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
-    now = now or _utcnow()
+    now = now or utcnow()
     db.add(WebSession(token_sha256=_token_sha256(token), user_id=user.id, created_at=now, last_seen_at=now, client=client[:64]))
     return {"sid": token, "csrf": new_csrf_token()}
 
@@ -143,7 +139,7 @@ def session_user(db: Session, session: dict[str, Any], policy: SessionPolicy, no
     row = _session_row(db, session)
     if row is None:
         return None
-    now = now or _utcnow()
+    now = now or utcnow()
     age = (now - _utc(row.created_at)).total_seconds()
     idle = (now - _utc(row.last_seen_at)).total_seconds()
     user = db.get(User, row.user_id)

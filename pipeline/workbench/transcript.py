@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.privacy import mask_free_text, mask_span_text, mask_text, might_contain_pii
+from pipeline.privacy import mask_free_text, mask_span_text, mask_text
 from pipeline.schema import Span
 
 ROLE_LABELS = {"agent": "坐席", "customer": "客户", "system": "系统", "bot": "机器人"}
@@ -125,4 +125,4 @@ def shown_text(value: Any, mask_char: str) -> Any:
     a plain string is masked (phone, ID-card, bank-card numbers, e-mail — also in Chinese numerals);
     :class:`Unmasked` text, markup already built and non-strings pass through. So a comment, a
     reason, a category or an evidence a person typed can't reach a page in clear by a forgotten filter."""
-    return mask_free_text(value, mask_char) if type(value) is str and might_contain_pii(value) else value
+    return mask_free_text(value, mask_char) if type(value) is str else value  # mask_free_text prefilters itself
