@@ -10,9 +10,13 @@ hash of (seed, conversation id): the same on every run, worker and machine.
 findings of the rules a QA lead listed after ``zhijian agreement`` called them trusted
 (pipeline/trust.py); the dropped ones are kept as ``review.skipped``.
 
-``customer.end_negative`` judges the customer's last words only when they are more than an
-acknowledgement: a customer answering 「还有其他可以帮您的吗」 with 「没有了」 has not ended negative,
-whatever a sentiment model makes of 没有 (issue 10: 92 of 117 such flags on real chats).
+``customer.end_negative`` follows ``review.end_negative_from``: ``customer_end`` (default) — the
+customer's mood at the end as the end-sentiment stage reads it (pipeline/end_sentiment.py: an
+emotion in the last substantive turns, with the turn and lexicon entry as evidence); ``model`` —
+the sentiment model's label of the last customer turn at ``end_negative_min_confidence``, judged
+only when that turn is more than an acknowledgement: a customer answering 「还有其他可以帮您的吗」
+with 「没有了」 has not ended negative, whatever a sentiment model makes of 没有 (issue 10: 92 of
+117 such flags on real chats).
 ``model.low_confidence`` looks only at the models named in ``review.model_confidence_below``, each
 with its own threshold on the model's calibrated probability; ``auto`` takes the threshold the
 model's training chose on out-of-fold predictions (metadata ``low_confidence_below``: predictions
@@ -79,10 +83,23 @@ class ReviewFlags:
             only = frozenset([skip])
             self._acknowledgement = lambda turn: bool(lexicons.match(turn.norm or lexicons.normalizer.text(turn.text), only))
         self.end_negative_min_confidence = c["end_negative_min_confidence"]
+        self.end_negative_from = c.get("end_negative_from", "customer_end")
+        if self.end_negative_from not in ("customer_end", "model"):
+            from .config import ConfigError
+
+            raise ConfigError(f"review.end_negative_from must be customer_end or model, got {self.end_negative_from!r}")
         self.bad_rating_at_most = c["bad_rating_at_most"]
         self.rate = c["calibration_rate"]
         self.seed = c["calibration_seed"]
         self.skip_rules = skip_rules(config)
+
+    def _ended_negative(self, preds: dict[str, Any], conversation: Conversation) -> bool:
+        if self.end_negative_from == "customer_end":
+            return (preds.get("sentiment") or {}).get("customer_end") == "negative"
+        last = next((t for t in reversed(preds.get("turn_sentiment") or []) if t.get("label")), None)
+        # a confident negative on words that say something: 没有了 / 好的 / 嗯 at the end are no reason to review
+        return bool(last and last["label"] == "negative" and last["confidence"] >= self.end_negative_min_confidence
+                    and not (self._acknowledgement and self._acknowledgement(conversation.turns[last["turn"]])))
 
     def __call__(self, conversation: Conversation, scored: dict[str, Any]) -> dict[str, Any]:
         reasons: list[str] = []
@@ -97,10 +114,7 @@ class ReviewFlags:
         if isinstance(score, (int, float)) and not isinstance(score, bool) and score <= self.bad_rating_at_most:
             reasons.append("rating.bad")
         preds = conversation.predictions
-        last = next((t for t in reversed(preds.get("turn_sentiment") or []) if t.get("label")), None)
-        if (last and last["label"] == "negative" and last["confidence"] >= self.end_negative_min_confidence
-                and not (self._acknowledgement and self._acknowledgement(conversation.turns[last["turn"]]))):
-            # a confident negative on words that say something: 没有了 / 好的 / 嗯 at the end are no reason to review
+        if self._ended_negative(preds, conversation):
             reasons.append("customer.end_negative")
         if any((p := preds.get(model)) and p.get("confidence") is not None and p["confidence"] < below
                for model, below in self.model_confidence_below.items()):

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import __version__
 from .config import load_config, resolve_path
+from .end_sentiment import EndSentiment
 from .lexicons import LexiconSet
 from .metrics import ResponseMetrics
 from .models import ModelsStage
@@ -54,6 +55,7 @@ class Inspector:
         self.privacy = PiiDetector(self.config, tokenize=self.segmenter.cut)
         self.metrics = ResponseMetrics(self.config, self.lexicons)
         self.models = ModelsStage(resolve_path(paths["models"]), self.config)
+        self.end_sentiment = EndSentiment(self.config, self.lexicons)
         self.flags = ReviewFlags(self.config, self.lexicons, {n: m.metadata for n, m in self.models.loaded.items()})
         self.stages = [
             ("normalize", self.normalizer),
@@ -61,6 +63,7 @@ class Inspector:
             ("privacy", self.privacy.annotate),
             ("metrics", self.metrics),
             ("models", self.models),
+            ("end_sentiment", self.end_sentiment),
             ("rules", self.rules),
         ]
         self.profile = profile

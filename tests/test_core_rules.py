@@ -122,9 +122,10 @@ def test_privacy_disclosure_and_its_evidence_is_masked(config, text, fires):
     ("没有了", "negative", 0.9, False),  # answering 还有其他可以帮您的吗: an acknowledgement, not a negative end
     ("好的 #E-s[数字x]", "negative", 0.95, False),
 ])
-def test_customer_end_negative_needs_a_confident_last_turn_that_says_something(inspector, config, last, label, confidence, flagged):
+def test_customer_end_negative_from_the_model_needs_a_confident_last_turn_that_says_something(inspector, config, last, label, confidence, flagged):
     from pipeline.review_flags import ReviewFlags
 
+    config = {**config, "review": {**config["review"], "end_negative_from": "model"}}
     c = make_conversation([("customer", "在吗", 0), OPEN, ("customer", last, 20), CLOSE])
     c.predictions = {"turn_sentiment": [{"turn": 0, "label": "neutral", "confidence": 0.9}, {"turn": 2, "label": label, "confidence": confidence}],
                      "sentiment": {"label": label, "confidence": confidence, "customer_end": label}}

@@ -31,7 +31,7 @@ def cmd_evaluate(args) -> int:
         print(f"zhijian: metrics.json and disagreements.jsonl ({len(rows)} rows) → {args.out}", file=sys.stderr)
     if args.record:
         Path(args.record).write_text(json.dumps({"split": args.split, "rules": report["rules"], "queue": report["queue"],
-                                                 "macro_f1": report["macro_f1"]}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+                                                 "macro_f1": report["macro_f1"], "end_sentiment": report["end_sentiment"]}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         print(f"zhijian: recorded the figures in {args.record}", file=sys.stderr)
     if args.gate:
         recorded = json.loads(Path(args.gate).read_text(encoding="utf-8"))
@@ -63,12 +63,14 @@ def add_subcommands(sub) -> None:
 def cmd_gold_sample(args) -> int:
     from ..models.datasets import DataPaths
     from .labels import read_jsonl, write_jsonl
-    from .sample import build_pool, gold_record, reading_view, select
+    from .sample import build_pool, gold_record, gold_split, reading_view, select
 
     pool = build_pool(DataPaths(data_dir=args.data_dir) if args.data_dir else DataPaths())
     if args.exclude:  # a later round: never draw a chat the gold set already holds
         taken = {r["id"] for f in sorted(Path(args.exclude).glob("*.jsonl")) for r in read_jsonl(f)}
         pool = [p for p in pool if p.id not in taken]
+    if args.split:  # a round for one split only: the hash already decided where each chat belongs
+        pool = [p for p in pool if gold_split(p.id) == args.split]
     chosen = select(pool, args.n_random, args.n_enriched, args.seed)
     records = sorted((gold_record(p, s) for p, s in chosen), key=lambda r: r["id"])
     write_jsonl(args.out, records)
@@ -129,6 +131,8 @@ def add_gold_subcommands(sub) -> None:
     sp.add_argument("--n-enriched", type=int, default=220)
     sp.add_argument("--seed", type=int, default=20261205)
     sp.add_argument("--exclude", metavar="GOLD_DIR", help="a later round: leave out the chats already in this gold folder")
+    sp.add_argument("--split", choices=("dev", "test"), help="draw only chats whose fixed hash puts them in this split "
+                    "(a dev-only round adds data to fix rules on without touching the test split or the models' held-out set)")
     sp.set_defaults(func=cmd_gold_sample)
     sp = gp.add_parser("merge", help="two annotations + adjudication → dev.jsonl, test.jsonl, annotations/, agreement.json")
     sp.add_argument("--conversations", nargs="+", required=True, help="the file(s) `zhijian gold sample` wrote (one per round)")

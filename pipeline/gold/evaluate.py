@@ -256,8 +256,13 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
 
 
 def gate_failures(report: dict[str, Any], recorded: dict[str, Any], margin: float) -> list[str]:
-    """Every rule whose precision or recall fell more than ``margin`` below the recorded figure."""
+    """Every rule whose precision or recall fell more than ``margin`` below the recorded figure, and
+    the end-sentiment macro-F1 (read from lexicons too since pipeline/end_sentiment.py) likewise."""
     out = []
+    was_end = (recorded.get("end_sentiment") or {}).get("macro_f1")
+    got_end = (report.get("end_sentiment") or {}).get("macro_f1")
+    if was_end is not None and (got_end is None or got_end < was_end - margin):
+        out.append(f"end sentiment macro_f1: {got_end} < recorded {was_end} − margin {margin}")
     for rule, rec in recorded["rules"].items():
         now = report["rules"].get(rule)
         for key in ("precision", "recall"):
