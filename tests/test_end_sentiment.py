@@ -82,4 +82,6 @@ def test_end_sentiment_on_gold_dev_beats_the_models_last_turn(repo, config):
     off_config = {**config, "end_sentiment": {"enabled": False}}
     off = evaluate(records, inspect_gold(records, off_config))[0]["end_sentiment"]
     assert on["macro_f1"] >= off["macro_f1"] + 0.3
-    assert on["per_label"]["negative"]["precision"] >= 0.5
+    for label in ("negative", "positive"):  # not bought by calling everything neutral
+        assert on["per_label"][label]["f1"] > off["per_label"][label]["f1"]
+        assert on["per_label"][label]["precision"] > off["per_label"][label]["precision"] + 0.2
