@@ -138,6 +138,18 @@ def test_accuracy_gate_on_the_gold_test_split(config, test_split_report):
     assert not failures, "accuracy on the gold test split fell:\n" + "\n".join(failures)
 
 
+def test_the_gate_watches_end_sentiment_too(config, test_split_report):
+    """The end mood is read from lexicons (pipeline/end_sentiment.py): a lexicon edit that ruins it
+    must fail the gate like a rule's fall does."""
+    recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
+    assert recorded["end_sentiment"]["macro_f1"] is not None
+    margin = config["evaluation"]["gate_margin"]
+    worse = {**test_split_report, "end_sentiment": {**test_split_report["end_sentiment"],
+                                                    "macro_f1": recorded["end_sentiment"]["macro_f1"] - 2 * margin}}
+    assert any(f.startswith("end sentiment") for f in gate_failures(worse, recorded, margin))
+    assert not any(f.startswith("end sentiment") for f in gate_failures(test_split_report, recorded, margin))
+
+
 def test_the_gate_fails_when_a_lexicon_entry_is_broken(repo, lexicon_copy, tmp_path):
     """Break one real entry (the bare-refusal regex, by requiring a word no chat has) and the gate
     catches it through the command line: exit code 4 and the rule named."""
