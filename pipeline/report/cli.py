@@ -24,6 +24,11 @@ def add_subcommands(subparsers) -> None:
     sp.add_argument("--out", required=True, help="report file to write (report.html, report.xlsx)")
     sp.add_argument("--format", choices=["html", "xlsx"], help="default: from the --out suffix (.xlsx → xlsx), else html")
     sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml (report targets, SLAs …)")
+    wb = sp.add_mutually_exclusive_group()
+    wb.add_argument("--database-url", metavar="URL",
+                    help="also read the review workbench's database (read-only): reviews, disputes and appeals, inspectors, customer ids")
+    wb.add_argument("--workbench", action="store_true",
+                    help="the same with the configured database (env ZHIJIAN_DATABASE_URL, else workbench.database_url)")
     sp.add_argument("--title", default="质检报告", help="report title")
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_report)
@@ -48,12 +53,18 @@ def cmd_report(args) -> int:
     try:
         config = load_config(args.config)
         runs = load_runs(_expand(args.runs))
+        workbench = None
+        if getattr(args, "database_url", None) or getattr(args, "workbench", False):
+            from ..workbench.database import database_url
+            from .workbench import read_workbench
+
+            workbench = read_workbench(database_url(config, getattr(args, "database_url", None)), config, set(runs.results["id"]))
     except (ConfigError, ReportInputError) as e:
         print(f"zhijian: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     from .metrics import compute
 
-    report = compute(runs, config)
+    report = compute(runs, config, workbench=workbench)
     t1 = time.perf_counter()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,11 +28,14 @@ RESULT_COLUMNS = [
     # calls only (pipeline/call_timing.py); null for chats and for runs made before issue 18
     "interruptions", "silence_total_s", "silence_max_s", "agent_talk_share", "agent_chars_per_s",
     "customer_start",  # not written yet: the customer's first-turn sentiment (else read from results.jsonl)
+    # not written yet by `zhijian inspect` (seed KPIs read them when a run has them; else from the workbench, else 无数据):
+    "customer_id",  # the input's customer.id — FCR (repeat contacts of the same customer)
+    "duration_s",  # handling time: last turn's end − first turn's start — AHT
 ]
 FINDING_COLUMNS = ["conversation_id", "rule", "category", "severity", "points", "item", "evidence", "entry"]
 VERDICT_COLUMNS = ["conversation_id", "rule", "verdict", "turn", "start", "reviewer", "reviewed_at", "human_score"]
 VERDICT_VALUES = ("confirmed", "rejected", "missed")
-_NUMERIC = {"score", "findings", "deductions", "rating_score", "turns", "first_response_s", "avg_response_s",
+_NUMERIC = {"duration_s", "score", "findings", "deductions", "rating_score", "turns", "first_response_s", "avg_response_s",
             "max_response_s", "issue_type_confidence", "sentiment_confidence", "points", "turn", "start", "human_score",
             "interruptions", "silence_total_s", "silence_max_s", "agent_talk_share", "agent_chars_per_s"}
 _BOOL = {"review_needed", "fatal"}
@@ -50,6 +53,7 @@ class RunSet:
     runs: list[dict[str, Any]]  # per RUN_DIR: path, counts (read / inspected / rejected … after dedupe), mask, times, dropped
     verdicts: pd.DataFrame | None = None  # None when no RUN_DIR has a verdicts file
     notes: list[str] = field(default_factory=list)  # what the loader had to decide (duplicates …)
+    history: list[dict[str, Any]] = field(default_factory=list)  # purged runs' aggregates.json daily rows (+ "source"): same-period comparison
 
 
 def _dataset_table(path: Path, wanted: list[str]) -> pd.DataFrame:
@@ -156,6 +160,8 @@ def load_runs(paths: list[str | Path]) -> RunSet:
     it (by the manifests' finished_at / started_at; a re-run replaces the earlier one) — its result,
     findings and rejects alike — and the report says so (:mod:`.dedupe`)."""
     results, findings, verdicts, runs, notes, rejects, unmatched = [], [], [], [], [], [], []
+    history: list[dict[str, Any]] = []
+    purged: list[Path] = []
     seen: set[Path] = set()
     for i, p in enumerate(paths):
         run_dir = Path(p)
@@ -167,8 +173,9 @@ def load_runs(paths: list[str | Path]) -> RunSet:
         seen.add(run_dir.resolve())
         if not (run_dir / "results.parquet").exists():
             if (run_dir / "aggregates.json").exists():
-                raise ReportInputError(f"{run_dir}: its conversations were deleted by `zhijian purge` (retention); only "
-                                       "manifest.json and aggregates.json (daily totals) remain — leave it out of the report")
+                history += _history_rows(run_dir)
+                purged.append(run_dir)
+                continue
             raise ReportInputError(f"{run_dir}: no results.parquet (is this a finished `zhijian inspect` output?)")
         manifest: dict[str, Any] = {}
         if (run_dir / "manifest.json").exists():
@@ -214,8 +221,15 @@ def load_runs(paths: list[str | Path]) -> RunSet:
             "versions": manifest.get("versions") or {},
             "has_verdicts": v is not None,
         })
+    if not runs and purged:
+        raise ReportInputError(f"{purged[0]}: its conversations were deleted by `zhijian purge` (retention); only "
+                               "manifest.json and aggregates.json (daily totals) remain — a purged run only serves as history "
+                               "(同期对比) next to runs that still have their results")
     if not runs:
         raise ReportInputError("no RUN_DIR to report on")
+    if purged:
+        notes.append(f"{len(purged)} 个运行已按保留期清除会话(zhijian purge),只读其 aggregates.json 的每日汇总,用于同期对比:"
+                     + "、".join(str(p) for p in purged[:5]) + (" …" if len(purged) > 5 else ""))
     res = pd.concat(results, ignore_index=True)
     fnd = pd.concat(findings, ignore_index=True) if findings else pd.DataFrame(columns=FINDING_COLUMNS + ["run"])
     rej = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
@@ -244,4 +258,19 @@ def load_runs(paths: list[str | Path]) -> RunSet:
     fnd = _coerce(fnd)
     res["day"] = res["started_at"].map(lambda s: s[:10] if isinstance(s, str) and _DAY.match(s) else None)
     ver = _coerce(pd.concat(verdicts, ignore_index=True)) if verdicts else None
-    return RunSet(results=res, findings=fnd, runs=runs, verdicts=ver, notes=notes)
+    return RunSet(results=res, findings=fnd, runs=runs, verdicts=ver, notes=notes, history=history)
+
+
+def _history_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """A purged run's daily KPI rows (``aggregates.json``, pipeline/retention.py: the report's KPI
+    table per day with its denominators), each with ``source`` = the folder."""
+    path = run_dir / "aggregates.json"
+    try:
+        agg = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as e:
+        raise ReportInputError(f"{path}: not valid JSON ({e})") from None
+    rows = []
+    for d in agg.get("daily") or []:
+        if isinstance(d, dict) and isinstance(d.get("day"), str) and _DAY.match(d["day"]):
+            rows.append({k: v for k, v in d.items() if not isinstance(v, dict)} | {"source": str(run_dir)})
+    return rows

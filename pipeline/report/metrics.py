@@ -96,6 +96,8 @@ class Report:
     issue_warning: str = ""  # Chinese: the issue types whose mean confidence is below report.issue_types.low_confidence_below
     calls: pd.DataFrame | None = None  # per agent: call timing (issue 18); None: no call with timestamps
     calls_by_team: pd.DataFrame | None = None  # the same per team
+    seed: dict[str, Any] | None = None  # seed KPIs (kpis.seed_kpis): rows (SeedKpi), peak hours, complaint cases, workbench, same period
+    summary: dict[str, Any] | None = None  # the executive summary (kpis.executive_summary)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -568,7 +570,7 @@ def bad_review_section(conv: pd.DataFrame, findings: pd.DataFrame, config: dict,
                            "conversations": len(conv), "include_complaint_risk": rep["bad_review"]["include_complaint_risk"]}
     out["rate"] = (int((conv["bad"] == 1.0).sum()) / out["rated"]) if out["rated"] else None
     if bad.empty:
-        out["note"] = "no ratings in these runs" if out["rated"] == 0 else f"no rating ≤ {threshold}"
+        out["note"] = "无数据:这些运行没有客户评分" if out["rated"] == 0 else f"没有评分 ≤ {threshold} 的差评"
         return out
     clf = classifier or load_classifier(config)
     out["classes"] = clf.classes
@@ -713,8 +715,11 @@ def forecast_all(daily: pd.DataFrame, periods: dict, fc_cfg: dict) -> tuple[dict
 
 
 # ------------------------------------------------------------------------------------------------
-def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=None) -> Report:
-    """All the report's numbers from the runs' tables (see docs/REPORTS.md for each definition)."""
+def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=None, workbench=None) -> Report:
+    """All the report's numbers from the runs' tables (see docs/REPORTS.md for each definition);
+    ``workbench``: a :class:`~.workbench.WorkbenchData` read beforehand (reviews, disputes, customer ids)."""
+    from .kpis import executive_summary, seed_kpis
+
     rep = config["report"]
     conv = conversation_flags(rs, config)
     labels = rule_labels(config)
@@ -782,7 +787,10 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         "versions": sorted({str(r["versions"].get("scorecard")) for r in rs.runs if r["versions"].get("scorecard")}),
         "agents": int(conv["agent_id"].nunique()), "teams": int(conv["agent_team"].nunique()),
     }
-    return Report(
+    seed = seed_kpis(conv, rs, daily, periods, config, workbench)
+    if workbench is not None:
+        meta["workbench"] = workbench.url
+    report = Report(
         meta=meta, kpis=kpis, grade_mix=grade_mix,
         rule_hits=rule_hit_table(conv, rs.findings, labels),
         first_response_by_channel=first_response_table(conv),
@@ -796,4 +804,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         notes=notes,
         calls=call_timing_table(rs.results, rs.findings),
         calls_by_team=call_timing_table(rs.results, rs.findings, by="team"),
+        seed=seed,
     )
+    report.summary = executive_summary(report, config)
+    return report

@@ -60,7 +60,7 @@ def write_table(wb, title: str, df: pd.DataFrame | None, cols: list[tuple[str, s
         ws.cell(row=row0, column=1, value=note).font = Font(italic=True, color="666666")
         row0 += 2
     if df is None or len(df) == 0:
-        ws.cell(row=row0, column=1, value="no data")
+        ws.cell(row=row0, column=1, value="无数据")
         return ws, row0
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="E8EEF6")
     for j, (_, header, _) in enumerate(cols, 1):
@@ -122,6 +122,84 @@ def comparison_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def summary_sheet(wb, r: Report) -> None:
+    """摘要: the executive summary — the KPIs against their targets, what got worse, what needs action."""
+    s = r.summary or {}
+    tiles = pd.DataFrame([{**t, "direction": DIRECTION.get(t["direction"] or ""), "met": _met(t["met"])} for t in s.get("tiles", [])])
+    ws, h = write_table(wb, "摘要", tiles, [("label", "指标", "text"), ("value", "值", "@kind"), ("direction", "方向", "text"),
+                                           ("target", "目标", "@kind"), ("met", "达标", "text"), ("note", "说明", "text")],
+                        note="摘要:目标来自 report.targets;无数据的指标注明原因")
+    row = h + len(tiles) + 2
+    ws.cell(row=row, column=1, value="变差最多(本期对比上期)")
+    for i, c in enumerate(s.get("worse", []), 1):
+        ws.cell(row=row + i, column=1, value=c["label"])
+        ws.cell(row=row + i, column=2, value=c["shown"])
+    row += len(s.get("worse", [])) + 2
+    ws.cell(row=row, column=1, value="需要行动")
+    lines = [f"未达标:{'、'.join(s['missed'])}"] if s.get("missed") else []
+    lines += [f"辅导 {c['agent_name'] or ''}({c['agent_id']}):{c['item']} 命中率 {c['rate']:.1%},参照 {c['reference_rate']:.1%},q = {c['q_value']:.4f}"
+              for c in s.get("coach", [])]
+    lines += [f"扣分项 {i['item']}:{i['rate']:.1%} 的会话" for i in s.get("items", [])]
+    if s.get("caused_complaints"):
+        lines.append(f"坐席引发的投诉 {s['caused_complaints']} 起")
+    pend = s.get("pending_disputes")
+    if pend and pend["count"]:
+        lines.append(f"待处理的申诉 / 争议 {pend['count']} 起")
+    for i, line in enumerate(lines, 1):
+        ws.cell(row=row + i, column=1, value=line)
+
+
+def seed_sheets(wb, r: Report, max_detail_rows: int) -> None:
+    """种子指标 and its details: 高峰时段, 投诉案例, 同期对比, and the workbench's 抽检率 / 申诉争议 / 质检员."""
+    seed = r.seed or {}
+    rows = pd.DataFrame([{"label": k.label, "key": k.key, "kind": k.kind, "value": k.value, "n": k.n, "target": k.target,
+                          "direction": DIRECTION.get(k.direction or ""), "met": _met(k.met), "formula": k.formula, "seed": k.seed,
+                          "source": k.source, "note": k.note} for k in seed.get("rows", [])])
+    write_table(wb, "种子指标", rows, [("label", "指标", "text"), ("key", "英文标识", "text"), ("value", "值", "@kind"), ("n", "n", "count"),
+                                   ("direction", "方向", "text"), ("target", "目标", "@kind"), ("met", "达标", "text"),
+                                   ("formula", "口径", "text"), ("seed", "依据", "text"), ("source", "数据来源", "text"),
+                                   ("note", "说明", "text")], note="每个种子要求的指标:口径、依据、数据来源;无数据的注明原因(docs/REPORTS.md)")
+    hours = seed.get("peak_hours")
+    if hours is not None and len(hours):
+        hours = hours.assign(peak_text=hours["peak"].map(lambda v: "是" if v else ""))
+    write_table(wb, "高峰时段", hours, [("hour", "小时", "int"), ("peak_text", "高峰", "text"), ("conversations", "会话", "count"),
+                                     ("first_response_n", "有首响计时", "count"), ("first_response_mean", "首响均值(s)", "seconds"),
+                                     ("first_response_p90", "首响P90(s)", "seconds"), ("first_response_sla_compliance", "首响达标率", "pct"),
+                                     ("over_sla_rate", "超时工单占比", "pct")], note="小时取 started_at 写明的当地时间")
+    cases = seed.get("complaint_cases")
+    write_table(wb, "投诉案例", cases.head(max_detail_rows) if cases is not None else None, [
+        ("id", "会话", "text"), ("day", "日期", "text"), ("agent_id", "工号", "text"), ("agent_name", "姓名", "text"),
+        ("agent_team", "团队", "text"), ("channel", "渠道", "text"), ("source", "投诉见于", "text"), ("evidence", "会话证据(脱敏)", "text"),
+        ("comment_keywords", "评语关键词", "text"), ("rating_score", "评分", "int"), ("caused", "坐席引发", "text"), ("score", "得分", "score")],
+        note="评语原文不导出,只列命中的投诉关键词" + (f";最新 {max_detail_rows} / {len(cases)} 条" if cases is not None and len(cases) > max_detail_rows else ""))
+    sp = seed.get("same_period") or {}
+    if sp.get("available"):
+        t = comparison_table([{**c, "previous": c["last_year"]} for c in sp["rows"]])
+        write_table(wb, "同期对比", t, [("label", "指标", "text"), ("current", "本期", "@kind"), ("previous", "去年同期", "@kind"),
+                                     ("change", "变化", "@change_kind"), ("trend", "走向", "text"), ("direction", "方向", "text"),
+                                     ("target", "目标", "@kind"), ("met", "达标", "text")],
+                    note=f"本期 {sp['current'][0]} – {sp['current'][1]} vs 去年同期 {sp['last_year'][0]} – {sp['last_year'][1]};{sp['note']}")
+    else:
+        write_table(wb, "同期对比", None, [], note=sp.get("note", "无数据"))
+    w = seed.get("workbench")
+    if w:
+        write_table(wb, "抽检率", w["sampling_by_team"], [("team", "团队", "text"), ("inspected", "质检会话", "count"),
+                                                       ("reviewed", "人工复核", "count"), ("rate", "抽检率", "pct")], note=f"工作台 {w['url']}")
+        write_table(wb, "申诉争议", w["disputes"], [
+            ("kind", "类型", "text"), ("raised", "提出", "count"), ("open", "待第二轮复核", "count"), ("awaiting_sign_off", "待签核", "count"),
+            ("upheld", "维持", "count"), ("overturned", "改判", "count"), ("overturn_rate", "改判率", "pct"),
+            ("pending_age_median_days", "待处理天数中位", "score"), ("pending_age_max_days", "待处理最久(天)", "score"),
+            ("sign_off_median_days", "签核用时中位(天)", "score")])
+        c = w["consistency"]
+        write_table(wb, "质检员", w["inspectors"], [
+            ("reviewer", "账号", "text"), ("name", "姓名", "text"), ("role", "角色", "text"), ("first_reviews", "首轮复核", "count"),
+            ("second_reviews", "第二轮复核", "count"), ("open_items", "手上待复核", "count"), ("mean_abs_diff", "与机器分平均差", "score"),
+            ("within_tolerance", "差距在容差内", "pct"), ("disputed", "被申诉/争议", "count"), ("overturned", "被改判", "count"),
+            ("overturn_rate", "被改判率", "pct")],
+            note=(f"质检员之间(争议两轮):{c['conversations']} 个会话、{c['findings']} 条发现,一致 "
+                  + ("—" if c["agreement"] is None else f"{c['agreement']:.1%}") + ",κ " + ("—" if c["kappa"] is None else f"{c['kappa']:.3f}")))
+
+
 HEADERS = {"agent_id": "工号", "agent_name": "姓名", "agent_team": "团队", "channel": "渠道", "total": "合计",
            "conversations": "会话", "bad": "差评数"}
 
@@ -141,9 +219,11 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
                         ignore_index=True)
     span = f"{m['first_day']} – {m['last_day']}" if m.get("first_day") else "no dated conversations"
     note = f"质检报告 {span} · {len(m['runs'])} run(s) · generated {m['generated_at']}" + ("".join(" | " + n for n in r.notes))
+    summary_sheet(wb, r)
     write_table(wb, "概览", kpi, [("label", "指标", "text"), ("key", "英文标识", "text"), ("value", "值", "@kind"),
                                 ("n", "n", "count"), ("direction", "方向", "text"), ("target", "目标", "@kind"),
                                 ("met", "达标", "text"), ("note", "说明", "text")], note=note)
+    seed_sheets(wb, r, max_detail_rows)
     ws2, h = write_table(wb, "等级分布", r.grade_mix, [("grade", "等级", "text"), ("conversations", "会话", "count"), ("share", "占比", "pct")])
     _bar_chart(ws2, "等级分布", h, len(r.grade_mix), [2], "E2")
     write_table(wb, "规则命中", r.rule_hits, [("label", "类别", "text"), ("rule", "规则", "text"), ("kind", "类型", "text"),
