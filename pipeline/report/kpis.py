@@ -191,7 +191,7 @@ def _complaint_matcher(path: str, variants: str):
 
 def comment_complaints(comments: pd.Series, config: dict) -> pd.Series:
     """Rating comment → the complaint phrases it holds (complaint.risk's own lexicon, less
-    ``report.kpis.complaint_comment_except``), as a list; an empty list when none."""
+    ``report.kpis.complaint_comment_except``), joined by 、; "" when none."""
     from ..config import resolve_path
 
     k = config["report"]["kpis"]
@@ -200,19 +200,19 @@ def comment_complaints(comments: pd.Series, config: dict) -> pd.Series:
     skip = set(k.get("complaint_comment_except") or [])
     unique = [c for c in comments.dropna().unique() if isinstance(c, str) and c.strip()]
     if not unique:
-        return pd.Series([[] for _ in range(len(comments))], index=comments.index, dtype=object)
+        return pd.Series("", index=comments.index, dtype=object)
     hits = matcher.match_texts([matcher.normalizer.text(c) for c in unique])
-    found = {c: sorted({h.text for h in hs if h.entry.id not in skip}) for c, hs in zip(unique, hits)}
-    return comments.map(lambda c: found.get(c, []) if isinstance(c, str) else [])
+    found = {c: "、".join(mask_pii(w) for w in sorted({h.text for h in hs if h.entry.id not in skip})) for c, hs in zip(unique, hits)}
+    return comments.map({c: w for c, w in found.items() if w}).fillna("").astype(object)
 
 
 def complaint_kpis(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) -> tuple[list[SeedKpi], pd.DataFrame]:
     f = findings
     risk = f[f["rule"] == "complaint.risk"]
-    evidence = risk.dropna(subset=["evidence"]).groupby(["run", "conversation_id"])["evidence"].first()
+    evidence = risk.dropna(subset=["evidence"]).groupby(["run", "conversation_id"])["evidence"].first().to_dict()
     caused = set(zip(f.loc[f["rule"] == "complaint.caused", "run"], f.loc[f["rule"] == "complaint.caused", "conversation_id"]))
     words = comment_complaints(conv["rating_comment"], config)
-    in_comment = words.map(bool)
+    in_comment = words != ""
     any_ = conv["complaint"] | in_comment
     n = len(conv)
     src = "findings.parquet 的 complaint.risk 命中 + results.parquet 的 rating_comment(用 lexicons/complaint_risk.yaml 匹配)"
@@ -230,7 +230,7 @@ def complaint_kpis(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) -> 
         "rating_score": rows["rating_score"].to_numpy(),
         "source": np.where(rows["complaint"] & in_comment[any_], "会话+评语", np.where(rows["complaint"], "会话", "评语")),
         "evidence": [mask_pii(evidence.get(k)) if evidence.get(k) is not None else None for k in keys],
-        "comment_keywords": ["、".join(mask_pii(w) for w in ws) for ws in words[any_]],
+        "comment_keywords": words[any_].to_numpy(),
         "caused": ["是" if k in caused else "否" for k in keys],
         "score": rows["score"].to_numpy(),
     })
@@ -259,7 +259,7 @@ def timing_kpis(conv: pd.DataFrame, results: pd.DataFrame, wb, config: dict) -> 
         aht = _kpi("aht_s", "平均处理时长 AHT", "seconds", float(timed.mean()), len(timed), config, seed, aht_formula, aht_src, note)
     # 超时工单
     reply = config["timing"]["reply_sla_s"]
-    reply_sla = conv["channel"].map(lambda c: reply.get(c, reply["default"]) if isinstance(c, str) else reply["default"]).astype(float)
+    reply_sla = conv["channel"].map({k: v for k, v in reply.items() if k != "default"}).astype(float).fillna(float(reply["default"]))
     fr, mx = conv["first_response_s"], results["max_response_s"]
     first_over = (fr > conv["sla_s"]).fillna(False)
     reply_over = (mx > reply_sla).fillna(False)
@@ -275,8 +275,10 @@ def timing_kpis(conv: pd.DataFrame, results: pd.DataFrame, wb, config: dict) -> 
     over_rate = _kpi("over_sla_rate", "超时工单占比", "pct", float(over[has_timing].mean()) if n_t else None, n_t, config,
                      "seed 001:超时工单数", over_formula + " ÷ 有计时的会话", sla_src, why)
     # peak hours
-    hour = pd.to_numeric(results["started_at"].astype(object).map(
-        lambda s: s[11:13] if isinstance(s, str) and len(s) >= 13 and s[10] in "T " else None), errors="coerce")
+    started = results["started_at"].astype(object).where(results["day"].notna(), None)  # a dated YYYY-MM-DD… string
+    sep = started.str.slice(10, 11)
+    hour = pd.to_numeric(started.str.slice(11, 13).where(sep.isin(["T", " "])), errors="coerce")
+    hour = hour.where((hour >= 0) & (hour <= 23))
     table = hour_table(conv.assign(over=over.astype(float).where(has_timing)), hour)
     peak_seed = "seed 001:高峰时段平均等待时间 > 5 分钟为资源不足的例子;分析峰值时段分布,优化排班"
     peak_formula = (f"会话最多的 {int(k['peak_hours'])} 个小时(按 started_at 写明的当地时间)里,首次响应时间(客户第一句到坐席第一句)的平均")
@@ -315,14 +317,19 @@ def hour_table(conv: pd.DataFrame, hour: pd.Series) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ reviews
-def bonus_rules(config: dict) -> set[str]:
+def bonus_rules(config: dict) -> frozenset[str]:
+    return _bonus_rules(str(config["paths"]["rules"]))
+
+
+@lru_cache(maxsize=4)
+def _bonus_rules(path: str) -> frozenset[str]:
     from ..config import load_yaml, resolve_path
 
     try:
-        raw = load_yaml(resolve_path(config["paths"]["rules"]), "rules") or {}
+        raw = load_yaml(resolve_path(path), "rules") or {}
     except Exception:  # noqa: BLE001 — without the file, only the known bonus rule
-        return {"praise"}
-    return {r["id"] for r in raw.get("rules") or [] if isinstance(r, dict) and r.get("severity") == "bonus"} or {"praise"}
+        return frozenset({"praise"})
+    return frozenset(r["id"] for r in raw.get("rules") or [] if isinstance(r, dict) and r.get("severity") == "bonus") or frozenset({"praise"})
 
 
 ERROR_FORMULA = ("人工复核过的会话中,至少有一条被复核人确认(confirmed)或补充(missed)的坐席差错(扣分或红线的发现;加分项和客户的投诉倾向"
@@ -348,8 +355,7 @@ def error_rate_kpi(conv: pd.DataFrame, verdicts: pd.DataFrame | None, wb, config
     if verdicts is None:
         return _kpi("error_rate", "差错率", "pct", None, 0, config, seed, ERROR_FORMULA, "RUN_DIR/verdicts.* 或工作台数据库",
                     "没有人工复核结果(运行里没有 verdicts 文件,也没有连接工作台数据库 --database-url)")
-    keys = set(zip(conv["run"], conv["id"]))
-    v = verdicts[[k in keys for k in zip(verdicts["run"], verdicts["conversation_id"])]]
+    v = verdicts.merge(conv[["run", "id"]], left_on=["run", "conversation_id"], right_on=["run", "id"], how="inner")
     reviewed = set(zip(v["run"], v["conversation_id"]))
     if not reviewed:
         return _kpi("error_rate", "差错率", "pct", None, 0, config, seed, ERROR_FORMULA, "RUN_DIR/verdicts.*",
