@@ -34,7 +34,11 @@ DEFAULTS: dict[str, Any] = {
     "positive_last_turns": 2,
     "negative_lexicon": "negative_emotion",
     "negative_last_substantive": 2,
+    "thanks_after_clears_negative": True,
 }
+
+#: a customer who thanks after showing emotion has calmed down (「好的谢谢」 after 「怎么还没到」)
+THANKS = ("谢", "感谢", "多谢")
 
 
 class EndSentiment:
@@ -58,6 +62,7 @@ class EndSentiment:
         self.negative = frozenset([cfg["negative_lexicon"]])
         self.positive_last_turns = int(cfg["positive_last_turns"])
         self.negative_last_substantive = int(cfg["negative_last_substantive"])
+        self.thanks_after_clears_negative = bool(cfg["thanks_after_clears_negative"])
 
     def _hit(self, turn, names: frozenset[str]):
         hits = self.lexicons.match(turn.norm or self.lexicons.normalizer.text(turn.text), names)
@@ -72,6 +77,10 @@ class EndSentiment:
         substantive = [t for t in customer if not (self.skip and self._hit(t, self.skip))]
         for t in reversed(substantive[-self.negative_last_substantive:] if self.negative_last_substantive else []):
             if hit := self._hit(t, self.negative):
+                thanked = self.thanks_after_clears_negative and any(
+                    later.index > t.index and any(w in (later.norm or later.text) for w in THANKS) for later in customer)
+                if thanked:
+                    break
                 return "negative", t.index, hit.entry.id
         return "neutral", None, None
 

@@ -129,6 +129,7 @@ class Inspector:
             score_detail=scored["detail"],
             warnings=c.warnings,
             source={"path": c.source.path, "line": c.source.line, "row": c.source.row} if c.source else None,
+            questions=preds.get("questions"),
         )
 
     def _masked_rating(self, rating: Any) -> Any:

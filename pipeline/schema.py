@@ -163,6 +163,7 @@ class ConversationResult:
     score_detail: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     source: dict[str, Any] | None = None
+    questions: list[dict[str, Any]] | None = None  # scorecard questions' answers (rule kind `question`, issue 17)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -183,4 +184,5 @@ class ConversationResult:
             "score_detail": self.score_detail,
             "warnings": self.warnings,
             "source": self.source,
+            **({"questions": self.questions} if self.questions is not None else {}),
         }

@@ -28,6 +28,8 @@ def _end(inspector, customer_turns):
     (["我的快递到哪了", "你们服务态度真好"], "positive", "PR-"),       # praise
     (["等个鬼啊,你们这个审核效率太低了", "没有了"], "negative", "NE-"),  # the emotion is in the last substantive turn, 没有了 is not
     (["真的太失望了", "那订单号是多少", "什么时候发货", "好的"], "neutral", None),  # the emotion was three substantive turns back
+    (["我的快递怎么还没到", "好的谢谢"], "neutral", None),  # thanked after it: calmed down
+    (["我的快递怎么还没到", "谢谢", "怎么又变了呢?"], "negative", "NE-"),  # …but a new reproach after the thanks counts
 ])
 def test_customer_end_reads_the_last_substantive_turns(inspector, customer, label, entry_prefix):
     s = _end(inspector, customer)

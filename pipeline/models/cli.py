@@ -162,6 +162,9 @@ def add_subcommands(sub) -> None:
             sp.add_argument("--review-weight", help="weight of a review example (grid, e.g. 0.02,0.05,0.1)")
             sp.add_argument("--stc3-weight", help="weight of an STC-3 customer turn (grid; 0 = not used)")
         sp.set_defaults(func=cmd_train, roles=None, taxonomy=None, turn_weight=None, summary_weight=None, review_weight=None, stc3_weight=None)
+    from ..questions.cli import add_parser as add_question_parser
+
+    add_question_parser(tsub)
 
     mp = sub.add_parser("models", help="the model registry (MLflow): list versions, promote one to champion")
     msub = mp.add_subparsers(dest="models_command", required=True)

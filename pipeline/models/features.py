@@ -183,3 +183,12 @@ class TextPrep:
     def tokens(self, text: str) -> list[str]:
         norm = self.norm(text)
         return self.segmenter.cut(norm) if norm else []
+
+
+def tagged_features(doc: Sequence[str]) -> list[str]:
+    """The analyzer of question models (pipeline/questions): the document is already a list of
+    tagged features (``c3:退款``, ``f:closing.missing``), built from the pipeline's tokens."""
+    return list(doc)
+
+
+ANALYZERS["tagged"] = tagged_features

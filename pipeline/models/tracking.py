@@ -66,12 +66,15 @@ def _experiment(mlflow, client, name: str) -> str:
     return client.create_experiment(exp_name, artifact_location=_artifact_root(tracking_uri()))
 
 
+QUESTION_MODEL_PREFIX = "question_"  # the models of scorecard questions (pipeline/questions), one per question
+
+
 def normalize_name(name: str) -> str:
     from .train import MODEL_NAMES
 
     n = name.replace("-", "_")
-    if n not in MODEL_NAMES:
-        raise ConfigError(f"unknown model {name!r}; models: {', '.join(MODEL_NAMES)}")
+    if n not in MODEL_NAMES and not n.startswith(QUESTION_MODEL_PREFIX):
+        raise ConfigError(f"unknown model {name!r}; models: {', '.join(MODEL_NAMES)}, or question_* (a scorecard question's model)")
     return n
 
 

@@ -332,6 +332,10 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
         ):
             raise ConfigError(f"{where}: skip_when_first must map a role to a lexicon or a list of lexicons, "
                               f"e.g. {{customer: acknowledgements, agent: [acknowledgements, closings]}}; lexicons: {sorted(lexicons.lexicons)}")
+    if "question" in params:
+        from ..questions import validate_params
+
+        validate_params(params, where)
     after = params.get("after")
     if after is not None:
         if not isinstance(after, dict) or not ({"lexicon", "rule", "model"} & set(after)):
@@ -374,4 +378,4 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
 
 
 # the kinds register themselves on import
-from . import call, combine, phrase, pii, timing  # noqa: E402,F401
+from . import call, combine, phrase, pii, question, timing  # noqa: E402,F401

@@ -1,0 +1,47 @@
+"""``zhijian train question ID``: train the model that answers a scorecard question, log it to
+MLflow, register a version, and (``--promote``) install it in ``models/``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def cmd_train_question(args) -> int:
+    from ..config import load_config, resolve_path
+    from ..models import tracking
+    from .train import DEFAULT_C_GRID, train_question
+
+    config = load_config(args.config)
+    grid = tuple(float(c) for c in args.C.split(",")) if args.C else DEFAULT_C_GRID
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    result = train_question(args.question_id, args.gold, config, C_grid=grid, seed=args.seed, log=log)
+    logged = tracking.log_training(result, run_name=args.run_name)
+    h = result.metadata["held_out"]
+    b = result.metadata["majority_baseline"]
+    print(f"{args.question_id} ({result.name}): MLflow run {logged['run_id']} → registered version {logged['version']}")
+    print(f"  held out: macro-F1 {h['macro_f1']:.3f}, accuracy {h['accuracy']:.3f}, κ {h['kappa']}; "
+          f"majority «{b['answer']}»: macro-F1 {b['macro_f1']:.3f}, accuracy {b['accuracy']:.3f}")
+    models_dir = Path(args.models_dir) if args.models_dir else resolve_path(config["paths"]["models"])
+    if args.promote:
+        meta = tracking.promote(result.name, logged["version"], models_dir)
+        print(f"  promoted v{logged['version']} → {models_dir / result.name} (sha256 {meta['sha256'][:12]})")
+    else:
+        print(f"  to ship it: zhijian models promote {result.name} {logged['version']}")
+    return 0
+
+
+def add_parser(tsub) -> None:
+    sp = tsub.add_parser("question", help="train the model that answers a scorecard question (docs/QUESTIONS.md)")
+    sp.add_argument("question_id", metavar="ID", help="a rule of kind question in lexicons/rules.yaml, e.g. question.resolved")
+    sp.add_argument("--gold", default="data/gold", help="gold folder with people's answers: dev trains, test is held out (default data/gold)")
+    sp.add_argument("--C", help="inverse regularisation, comma-separated values are a CV grid (default 0.1,0.3,1,3)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--run-name", help="MLflow run name")
+    sp.add_argument("--promote", action="store_true", help="also make it the champion and install it in models/")
+    sp.add_argument("--models-dir", help="where promotion installs the bundle (default: config paths.models)")
+    sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml")
+    sp.set_defaults(func=cmd_train_question)

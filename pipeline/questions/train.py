@@ -1,0 +1,172 @@
+"""Train a question model from people's answers: ``zhijian train question ID``.
+
+Labels come from the gold set's human readings (``data/gold``: the rule's ``gold_label``, mapped to
+its choices by ``gold_map`` — 问题是否解决 reads ``resolved``). Training uses the ``dev`` split only;
+the ``test`` split is the held-out figure (macro-F1, accuracy, Cohen's κ against the people, and the
+majority-class baseline beside them, because most real chats are resolved). The features are the
+pipeline's own (tokens, findings, end mood: :func:`pipeline.questions.question_document`), so the
+chats are inspected first. C is chosen by cross-validation on dev, folds by conversation id.
+
+The result is a :class:`pipeline.models.train.TrainResult`: ``zhijian train question`` logs it to
+MLflow and registers a version like the other models; ``--promote`` installs it in ``models/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import ConfigError
+from . import question_document
+
+DEFAULT_C_GRID = (0.1, 0.3, 1.0, 3.0)
+CV_FOLDS = 5
+
+
+def find_rule(config: dict, question_id: str):
+    """The ``question`` rule ``question_id`` of the configured rules.yaml."""
+    from ..config import resolve_path
+    from ..lexicons import LexiconSet
+    from ..normalize import Normalizer
+    from ..rules import RuleSet
+
+    lexicon_dir = resolve_path(config["paths"]["lexicons"])
+    lexicons = LexiconSet.load(lexicon_dir, Normalizer(lexicon_dir / "char_variants.txt"))
+    rules = RuleSet.load(resolve_path(config["paths"]["rules"]), lexicons, config).rules
+    questions = [r for r in rules if r.kind == "question"]
+    for r in questions:
+        if r.id == question_id:
+            return r
+    raise ConfigError(f"no question rule {question_id!r} in {config['paths']['rules']}; questions: {[r.id for r in questions]}")
+
+
+def labelled(records: list[dict[str, Any]], rule, config: dict, inspector=None) -> tuple[list[list[str]], list[str], list[str]]:
+    """``(documents, answers, ids)`` of the gold records that carry the rule's gold label."""
+    from ..ingest import Validator
+    from ..run import Inspector
+    from ..schema import Reject
+
+    p = rule.params
+    if not p.get("gold_label"):
+        raise ConfigError(f"question {rule.id} has no gold_label: name the gold label its answers come from (e.g. resolved)")
+    gold_map = p.get("gold_map") or {}
+    inspector = inspector or Inspector(config)
+    validator = Validator(config)
+    docs, answers, ids = [], [], []
+    for r in records:
+        value = r["gold"].get(p["gold_label"], "__missing__")
+        if value == "__missing__":
+            raise ConfigError(f"{r['id']}: gold has no label {p['gold_label']!r}")
+        answer = gold_map.get(value, value)
+        if answer not in p["choices"]:
+            continue  # a gold value the question does not ask about
+        conv = validator.validate({k: v for k, v in r.items() if k not in ("gold", "annotations")})
+        if isinstance(conv, Reject):
+            raise ConfigError(f"gold conversation {r['id']} was rejected: {conv.reason}")
+        for _, stage in inspector.stages:
+            stage(conv)
+        docs.append(question_document(conv, p.get("reads", "whole")))
+        answers.append(answer)
+        ids.append(r["id"])
+    return docs, answers, ids
+
+
+def _fold(cid: str, seed: int) -> int:
+    return int.from_bytes(hashlib.blake2b(f"qfold:{seed}:{cid}".encode(), digest_size=8).digest(), "big") % CV_FOLDS
+
+
+def figures(truth: list[str], pred: list[str], classes: list[str]) -> dict[str, Any]:
+    """Macro-F1, accuracy, κ and per-class precision / recall / F1 of predicted answers."""
+    from ..stats import cohen_kappa
+
+    per = {}
+    for c in classes:
+        tp = sum(t == c and p == c for t, p in zip(truth, pred))
+        fp = sum(t != c and p == c for t, p in zip(truth, pred))
+        fn = sum(t == c and p != c for t, p in zip(truth, pred))
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        per[c] = {"n": tp + fn, "precision": round(prec, 4), "recall": round(rec, 4),
+                  "f1": round(2 * prec * rec / (prec + rec), 4) if prec + rec else 0.0}
+    present = [c for c in classes if per[c]["n"]]
+    kappa = cohen_kappa(truth, pred)
+    return {"n": len(truth), "macro_f1": round(sum(per[c]["f1"] for c in present) / max(len(present), 1), 4),
+            "accuracy": round(sum(t == p for t, p in zip(truth, pred)) / max(len(truth), 1), 4),
+            "kappa": None if kappa is None else round(kappa, 4), "per_class": per}
+
+
+def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid: tuple[float, ...] = DEFAULT_C_GRID,
+                   seed: int = 0, log: Callable[[str], None] = print):
+    import numpy as np
+
+    from ..gold.evaluate import gold_files, load_gold
+    from ..models.train import TrainResult, _fit, _pipeline
+    from ..run import Inspector
+
+    rule = find_rule(config, question_id)
+    p = rule.params
+    inspector = Inspector(config)
+    log(f"{question_id}: inspecting the gold chats for their features …")
+    X, y, ids = labelled(load_gold(gold_files(gold_dir, "dev")), rule, config, inspector)
+    Xt, yt, ids_t = labelled(load_gold(gold_files(gold_dir, "test")), rule, config, inspector)
+    if len(set(y)) < 2:
+        raise ConfigError(f"{question_id}: the dev answers hold one class only ({Counter(y)}) — nothing to learn")
+    classes = [c for c in p["choices"] if c in set(y)]
+    folds = [_fold(i, seed) for i in ids]
+
+    def fit(idx: list[int], C: float):
+        return _fit(_pipeline("tagged", C, "balanced", 2, seed, loss="logistic"), [X[i] for i in idx], [y[i] for i in idx],
+                    [1.0] * len(idx))
+
+    selection = []
+    for C in C_grid:
+        oof = [None] * len(X)
+        for k in range(CV_FOLDS):
+            train_idx = [i for i, f in enumerate(folds) if f != k]
+            test_idx = [i for i, f in enumerate(folds) if f == k]
+            if not test_idx:
+                continue
+            model = fit(train_idx, C)
+            for i, pred in zip(test_idx, model.predict([X[i] for i in test_idx])):
+                oof[i] = str(pred)
+        row = {"C": C, **figures(y, oof, classes)}
+        selection.append(row)
+        log(f"  C={C}: CV macro-F1 {row['macro_f1']:.3f}, accuracy {row['accuracy']:.3f}")
+    best = max(selection, key=lambda r: (r["macro_f1"], -r["C"]))
+    model = fit(list(range(len(X))), best["C"])
+    proba = model.predict_proba(Xt) if Xt else np.zeros((0, len(classes)))
+    model_classes = [str(c) for c in model.classes_]
+    pred = [model_classes[int(j)] for j in proba.argmax(axis=1)] if len(Xt) else []
+    conf = proba.max(axis=1).tolist() if len(Xt) else []
+    held_out = figures(yt, pred, classes)
+    majority = Counter(y).most_common(1)[0][0]
+    baseline = figures(yt, [majority] * len(yt), classes)
+    min_conf = float(p.get("min_confidence", 0.6))
+    answered = [i for i, c in enumerate(conf) if c >= min_conf]
+    held_out["answered_share"] = round(len(answered) / max(len(conf), 1), 4)
+    held_out["answered_accuracy"] = round(sum(pred[i] == yt[i] for i in answered) / max(len(answered), 1), 4)
+    floor = float(p.get("accuracy_floor", 0.7))
+    log(f"  held out ({len(yt)} gold test chats): macro-F1 {held_out['macro_f1']:.3f}, accuracy {held_out['accuracy']:.3f}, "
+        f"κ {held_out['kappa']}; majority «{majority}» macro-F1 {baseline['macro_f1']:.3f}, accuracy {baseline['accuracy']:.3f}; "
+        f"{'正式' if held_out['macro_f1'] >= floor else '试运行'} (floor {floor})")
+
+    def digest(keys: list[str], labels: list[str]) -> str:
+        return hashlib.sha256("\n".join(f"{k}\t{v}" for k, v in sorted(zip(keys, labels))).encode()).hexdigest()
+
+    name = p["model"]
+    training_data = {"gold_dir": str(gold_dir), "gold_label": p["gold_label"], "train_split": "dev", "test_split": "test",
+                     "train_n": len(y), "test_n": len(yt), "train_hash": digest(ids, y), "test_hash": digest(ids_t, yt),
+                     "train_answers": dict(Counter(y)), "test_answers": dict(Counter(yt))}
+    metadata = {"name": name, "question_id": question_id, "question": p["question"], "classes": model_classes,
+                "document": {"features": "tagged", "builder": "pipeline.questions.question_document", "reads": p.get("reads", "whole")},
+                "held_out": held_out, "majority_baseline": {"answer": majority, **baseline},
+                "min_confidence": min_conf, "accuracy_floor": floor, "training_data": training_data,
+                "params": {"C": best["C"], "class_weight": "balanced", "min_df": 2, "loss": "logistic", "seed": seed}}
+    metrics = {"test_macro_f1": held_out["macro_f1"], "test_accuracy": held_out["accuracy"],
+               "test_kappa": held_out["kappa"], "cv_macro_f1": best["macro_f1"],
+               "baseline_macro_f1": baseline["macro_f1"], "test_answered_share": held_out["answered_share"]}
+    report = {"question": question_id, "selection": selection, "held_out": held_out, "baseline": baseline,
+              "data": training_data}
+    return TrainResult(name=name, model=model, metadata=metadata, params=metadata["params"], metrics=metrics, report=report)

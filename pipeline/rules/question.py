@@ -1,0 +1,39 @@
+"""Rule kind ``question``: a scorecard question answered by a trained model (issue 17).
+
+Adds the answer to ``predictions["questions"]`` — ``{id, question, answer, confidence, because,
+evidence_turns, status, model}`` — for every conversation, and a finding only when all of these
+hold: the answer is the one that costs points (``fails_on``), its confidence reaches
+``min_confidence`` (below it the answer is ``null`` with ``needs_review: true`` — never a guess),
+and the model's held-out macro-F1 reached ``accuracy_floor`` (status 正式; below it the question is
+试运行: answers are shown, nothing is scored). No model installed → no answer, no finding.
+"""
+
+from __future__ import annotations
+
+from . import Rule, RuleContext, register
+from ..questions import STATUS_LIVE, STATUS_TRIAL, load_answerer
+from ..schema import Finding
+
+KEYS = {"question", "choices", "fails_on", "model", "reads", "min_confidence", "accuracy_floor", "gold_label", "gold_map"}
+
+
+@register("question", KEYS)
+def question(rule: Rule, ctx: RuleContext) -> list[Finding]:
+    from ..config import resolve_path
+
+    p = rule.params
+    answerer = load_answerer(str(resolve_path(ctx.config["paths"]["models"])), p["model"])
+    if answerer is None:
+        return []
+    label, conf, because, turns = answerer.answer(ctx.conversation)
+    floor = float(p.get("accuracy_floor", 0.7))
+    live = answerer.held_out_macro_f1 is not None and answerer.held_out_macro_f1 >= floor
+    sure = conf >= float(p.get("min_confidence", 0.6))
+    ctx.conversation.predictions.setdefault("questions", []).append({
+        "id": rule.id, "question": p["question"], "answer": label if sure else None, "confidence": round(conf, 4),
+        "needs_review": not sure, "because": because, "evidence_turns": turns,
+        "status": STATUS_LIVE if live else STATUS_TRIAL, "model": answerer.version,
+    })
+    if not (live and sure and label == p.get("fails_on")):
+        return []
+    return [rule.finding(ctx, turns[0] if turns else None, answer=label, confidence=f"{conf:.2f}")]
