@@ -73,6 +73,16 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/users/{user_id}/sign-out"): only("admin"),
     ("POST", "/users/{user_id}/unlock"): only("admin"),
     ("GET", "/audit"): only("admin", "supervisor"),
+    ("GET", "/calibration"): only("admin", "supervisor", "inspector"),
+    ("POST", "/calibration"): only("admin", "supervisor"),
+    ("GET", "/calibration/{session_id}"): only("admin", "supervisor", "inspector"),  # the inspector takes part
+    ("GET", "/calibration/{session_id}/items/{item_id}"): only("admin", "supervisor", "inspector"),
+    # only a participant answers (calibration.py): the admin and the supervisor run sessions, they don't take part
+    ("POST", "/calibration/{session_id}/items/{item_id}/verdict"): only("inspector"),
+    ("POST", "/calibration/{session_id}/items/{item_id}/answer"): only("inspector"),
+    ("POST", "/calibration/{session_id}/submit"): only("inspector"),
+    ("POST", "/calibration/{session_id}/close"): only("admin", "supervisor"),
+    ("POST", "/calibration/{session_id}/gold"): only("admin", "supervisor"),
     ("GET", "/static"): {r: OK for r in ROLES},  # the stylesheet and script: public, no data
     ("GET", "/api/v1/health"): {r: OK for r in ROLES},  # liveness for monitoring, no data
     ("POST", "/api/v1/inspect"): {r: 401 for r in ROLES},  # bearer tokens only: a login cookie is not enough
@@ -163,6 +173,18 @@ def site(tmp_path_factory, workbench_run_dir) -> Site:
         workflow.assign(s, [second.id], insp2, sup)
         workflow.submit_review(s, workflow.start_review(s, second, insp2), actor=insp2, config=cfg)
         states["second_reviewed"], states["dispute"] = second.id, d.id
+        # calibration: an open session where insp has judged everything (not submitted), and a complete one
+        from pipeline.workbench import calibration
+
+        cal_conv = _pick(s, own_with_findings, used)
+        open_cs = calibration.create_session(s, "校准(进行中)", [cal_conv.id], [insp.id, insp2.id], sup)
+        done_cs = calibration.create_session(s, "校准(已完成)", [cal_conv.id], [insp2.id, people["insp3"].id], sup)
+        for cs, who in ((open_cs, insp), (done_cs, insp2), (done_cs, people["insp3"])):
+            for f in calibration.machine_findings(cal_conv):
+                calibration.set_verdict(s, cs, cs.items[0], f, "confirmed", None, who)
+        for who in (insp2, people["insp3"]):
+            calibration.submit(s, done_cs, who, cfg)
+        states["cal_open"], states["cal_item"], states["cal_done"] = open_cs.id, open_cs.items[0].id, done_cs.id
         s.commit()
         ids = {u.username: u.id for u in s.scalars(select(User))}
     engine.dispose()
@@ -203,13 +225,33 @@ def _case(site: Site, method: str, path: str, role: str, url: str) -> tuple[str,
     st, ids = site.states, site.ids
     actor_name = PEOPLE.get(role, ("insp",))[0] if role != "anonymous" else "insp"
     form: dict[str, Any] | None = {} if method == "POST" else None
-    params = {"conv_id": st["pool"], "dispute_id": st["dispute"], "user_id": ids["insp3"]}
+    params = {"conv_id": st["pool"], "dispute_id": st["dispute"], "user_id": ids["insp3"], "session_id": st["cal_open"],
+              "item_id": st["cal_item"]}
     if path == "/static":
         return "/static/app.css", None
     if path == "/login" and method == "POST":
         form = {"username": PEOPLE[role][0] if role != "anonymous" else "insp", "password": PASSWORD}
     elif path == "/queue/assign":
         form = {"conv_ids": [st["pool"]], "inspector": ids["insp2"], "mode": "assign"}
+    elif path.startswith("/calibration"):
+        if path == "/calibration" and method == "POST":
+            engine, factory = database.open_database(url, migrate=False)
+            with factory() as s:
+                ext = s.get(Conversation, st["pool"]).ext_id
+            engine.dispose()
+            form = {"title": "新校准", "ext_ids": ext, "participants": [ids["insp2"], ids["insp3"]]}
+        elif path.endswith("/verdict"):
+            engine, factory = database.open_database(url, migrate=False)
+            with factory() as s:
+                from pipeline.workbench.db import CalibrationItem
+
+                conv = s.get(CalibrationItem, st["cal_item"]).conversation
+                form = {"finding_id": next(f.id for f in conv.findings if f.source == "machine"), "verdict": "rejected"}
+            engine.dispose()
+        elif path.endswith("/answer"):
+            form = {"human_score": "80", "comment": "校准"}
+        elif path.endswith("/gold"):
+            params["session_id"] = st["cal_done"]
     elif path.endswith("/verdict") or path.endswith("/missed") or path.endswith("/delete"):
         engine, factory = database.open_database(url, migrate=False)
         with factory() as s:

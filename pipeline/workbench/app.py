@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import ConfigError, load_config, working_path
-from pipeline.workbench import api, audit, auth, database, permissions, queue, transcript, users
+from pipeline.workbench import api, audit, auth, calibration, calibration_pages, database, permissions, queue, transcript, users
 from pipeline.workbench.ids import parse_id
 from pipeline.workbench import review as workflow
 from pipeline.workbench.db import ROLES, AuditEntry, Conversation, Dispute, Finding, Review, Run, User
@@ -110,6 +110,7 @@ def create_app(config: dict | None = None, database_url: str | None = None) -> F
     _add_session_middleware(app, codec, wb)
     _add_error_handlers(app, templates)
     _add_pages(app)
+    calibration_pages.install(app)  # /calibration…: blind calibration sessions (校准)
     api.install(app, config=config, session_factory=factory)  # POST /api/v1/inspect (bearer tokens, no cookies)
 
     return app
@@ -308,6 +309,8 @@ def _nav(user: User | None) -> list[tuple[str, str]]:
         items.append(("/disputes", "争议"))
     if permissions.can(user, "view_agreement"):
         items.append(("/agreement", "一致性"))
+    if permissions.can(user, "calibrate"):
+        items.append(("/calibration", "校准"))
     if permissions.can(user, "manage_users"):
         items.append(("/users", "用户"))
     if permissions.can(user, "view_audit"):
@@ -371,6 +374,19 @@ def _max_score(config: dict) -> float:
 
 def _workflow_errors() -> tuple[type[Exception], ...]:
     return (workflow.WorkflowError, users.UserError, FormError)
+
+
+def run_action(request: Request, db: Session, action, done: str, target: str, again):
+    """Do one workflow step (``action()``): on a workflow or form error roll back and answer ``again(e)``
+    (the page once more, with the message); else commit, flash ``done`` and redirect to ``target``."""
+    try:
+        action()
+    except _workflow_errors() as e:
+        db.rollback()
+        return again(e)
+    db.commit()
+    flash(request, done)
+    return RedirectResponse(target, status_code=303)
 
 
 def _error_status(e: Exception) -> int:
@@ -562,7 +578,8 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
         else:
             filters.assignee = user.id
         page = queue.queue_page(db, user, filters, page_size, flagged_only=False, inspector_sees=inspector_sees)
-        return render(request, "my.html", user, {"filters": filters, "page": page, "statuses": workflow.STATUS_LABELS})
+        return render(request, "my.html", user, {"filters": filters, "page": page, "statuses": workflow.STATUS_LABELS,
+                                                 "calibration_tasks": calibration.open_tasks(db, user)})
 
     # -- one conversation --
     @app.get("/conversations/{conv_id:id}")
@@ -583,15 +600,11 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
         return _conversation_response(request, db, user, conv, reveal=True)
 
     def _conversation_action(request: Request, db: Session, user: User, conv: Conversation, action, done: str, anchor: str = ""):
-        try:
-            action()
-        except _workflow_errors() as e:
-            db.rollback()
+        def again(e: Exception):
             db.refresh(conv)
             return _conversation_response(request, db, user, conv, error=str(e), status=_error_status(e))
-        db.commit()
-        flash(request, done)
-        return RedirectResponse(f"/conversations/{conv.id}{anchor}", status_code=303)
+
+        return run_action(request, db, action, done, f"/conversations/{conv.id}{anchor}", again)
 
     @app.post("/conversations/{conv_id:id}/verdict")
     def verdict(request: Request, conv_id: int, user: User = Depends(require("review")), form: Any = Depends(checked_form),

@@ -216,7 +216,7 @@ def cmd_export_labels(args) -> int:
     config = _config(args)
     _, factory = _open(args, config)
     with session_scope(factory) as s:
-        out = export_labels(s, args.out, config=config, into_runs=args.into_runs)
+        out = export_labels(s, args.out, config=config, into_runs=args.into_runs, calibration_gold=args.calibration_gold)
     for name, n in out["files"].items():
         print(f"zhijian: {name}: {n} rows", file=sys.stderr)
     for run_dir in out["runs"]:
@@ -326,6 +326,8 @@ def add_subcommands(sub) -> None:
     sp = sub.add_parser("export-labels", help="reviewers' verdicts and corrected labels as training data")
     sp.add_argument("--out", required=True, help="output directory")
     sp.add_argument("--into-runs", action="store_true", help="also write each run's verdicts.jsonl into its RUN_DIR (for zhijian report)")
+    sp.add_argument("--calibration-gold", action="store_true",
+                    help="also write calibration_gold.jsonl: calibration sessions' consensus answers a supervisor accepted as gold")
     common(sp)
     sp.set_defaults(func=cmd_export_labels)
 

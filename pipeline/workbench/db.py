@@ -278,3 +278,104 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(64))
     ok: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --------------------------------------------------------------------------- calibration sessions (校准)
+# Kept apart from reviews on purpose: nothing here counts toward agents' scores, reviews, disputes,
+# precision or the export of agent results (pipeline/workbench/calibration.py).
+
+CALIBRATION_STATES = ("open", "complete", "closed")  # complete: every participant submitted; closed: the supervisor ended it
+
+
+class CalibrationSession(Base):
+    """A blind calibration session: the same conversations scored by every participating inspector."""
+
+    __tablename__ = "calibration_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(12), default="open", index=True)  # one of CALIBRATION_STATES
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # complete or closed
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    gold_accepted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    gold_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    items: Mapped[list[CalibrationItem]] = relationship(order_by="CalibrationItem.position", cascade="all, delete-orphan")
+    participants: Mapped[list[CalibrationParticipant]] = relationship(order_by="CalibrationParticipant.id",
+                                                                      cascade="all, delete-orphan")
+
+
+class CalibrationItem(Base):
+    """One conversation of a session."""
+
+    __tablename__ = "calibration_items"
+    __table_args__ = (UniqueConstraint("session_id", "conversation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    conversation: Mapped[Conversation] = relationship()
+
+
+class CalibrationParticipant(Base):
+    """An inspector taking part; ``submitted_at`` set once they hand in all their answers."""
+
+    __tablename__ = "calibration_participants"
+    __table_args__ = (UniqueConstraint("session_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CalibrationAnswer(Base):
+    """One participant's answer on one item: verdicts on the machine's findings (CalibrationVerdict),
+    the score (typed; None: the verdicts' rescored score) and the labels — the normal review's fields."""
+
+    __tablename__ = "calibration_answers"
+    __table_args__ = (UniqueConstraint("item_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("calibration_items.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    human_score: Mapped[float | None] = mapped_column(Float)  # typed by the participant (None: from the verdicts)
+    issue_type: Mapped[str | None] = mapped_column(String(64))
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    saved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the score form was saved
+
+    verdicts: Mapped[list[CalibrationVerdict]] = relationship(cascade="all, delete-orphan")
+
+
+class CalibrationVerdict(Base):
+    __tablename__ = "calibration_verdicts"
+    __table_args__ = (UniqueConstraint("answer_id", "finding_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("calibration_answers.id", ondelete="CASCADE"), index=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
+    verdict: Mapped[str] = mapped_column(String(12))  # confirmed | rejected
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class CalibrationGold(Base):
+    """A consensus answer the supervisor accepted as a gold label (``zhijian export-labels --calibration-gold``)."""
+
+    __tablename__ = "calibration_gold"
+    __table_args__ = (UniqueConstraint("item_id", "unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("calibration_items.id", ondelete="CASCADE"), index=True)
+    unit: Mapped[str] = mapped_column(String(80))  # finding:<id> | grade | issue_type | sentiment
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    value: Mapped[str] = mapped_column(String(64))
+    votes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # value -> how many participants gave it
+    decided_by: Mapped[str] = mapped_column(String(12))  # majority | supervisor (a tie the supervisor broke)
+    accepted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

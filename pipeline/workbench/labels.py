@@ -18,6 +18,9 @@ if the dispute was upheld, round 2 if overturned — review.counted_review). Dis
   sentiment --stc3 FILE`` reads (annotator score S = −2 / 0 / 2 → negative / neutral / positive).
 * ``verdicts.jsonl`` — the docs/REPORTS.md verdicts format; with ``into_runs`` also each run's own
   rows as ``RUN_DIR/verdicts.jsonl``, so ``zhijian report RUN_DIR`` shows machine–human agreement.
+* ``calibration_gold.jsonl`` — only with ``calibration_gold``: the consensus answers of calibration
+  sessions a supervisor accepted as gold labels (calibration.gold_rows). Calibration answers never
+  enter the files above: they are not reviews and don't count toward agents' results.
 
 Transcripts and evidence leave the app masked (phone, ID-card, bank-card numbers, e-mail, addresses).
 """
@@ -115,7 +118,8 @@ def _verdict_rows(session: Session, counted: dict[int, Review]) -> Iterator[tupl
             yield convs[f.conversation_id], review_ids[v.review_id], v, f
 
 
-def export_labels(session: Session, out_dir: str | Path, *, config: dict | None = None, into_runs: bool = False) -> dict[str, Any]:
+def export_labels(session: Session, out_dir: str | Path, *, config: dict | None = None, into_runs: bool = False,
+                  calibration_gold: bool = False) -> dict[str, Any]:
     """Write the training data and verdict files (module docstring); returns what was written."""
     from ..convert import CSDS_ROLES, CSDS_SEPARATOR
     from .review import issue_type_labels
@@ -190,6 +194,15 @@ def export_labels(session: Session, out_dir: str | Path, *, config: dict | None 
     (out / "issue_type.csds.json").write_bytes(orjson.dumps(csds, option=orjson.OPT_INDENT_2))
     (out / "sentiment.stc3.json").write_bytes(orjson.dumps(stc3, option=orjson.OPT_INDENT_2))
     files["issue_type.csds.json"], files["sentiment.stc3.json"] = len(csds), len(stc3)
+
+    if calibration_gold:
+        from .calibration import gold_rows
+
+        with open(out / "calibration_gold.jsonl", "wb") as gj:
+            files["calibration_gold.jsonl"] = 0
+            for row in gold_rows(session):
+                gj.write(orjson.dumps(row) + b"\n")
+                files["calibration_gold.jsonl"] += 1
 
     written_runs = []
     if into_runs:

@@ -23,6 +23,14 @@ RELATION = {
     "/disputes/{dispute_id}/sign-off": "非本会话复核人、非争议提出人;先确认页",
     "/users/{user_id}/deactivate": "不能停用自己",
     "/api/v1/inspect": "Bearer 令牌(不用登录 Cookie)",
+    "/calibration": "列表:质检员只看到自己参与的会话;新建:参与人须为至少 2 位在岗质检员",
+    "/calibration/{session_id}": "主管/管理员,或该会话的参与人;全部提交(或主管结束)前不显示他人答案",
+    "/calibration/{session_id}/items/{item_id}": "主管/管理员,或该会话的参与人;结果公开前只显示本人的判定",
+    "/calibration/{session_id}/items/{item_id}/verdict": "本会话的参与人(质检员),会话进行中且本人未提交",
+    "/calibration/{session_id}/items/{item_id}/answer": "本会话的参与人(质检员),会话进行中且本人未提交",
+    "/calibration/{session_id}/submit": "本会话的参与人;每条机器发现均已判定",
+    "/calibration/{session_id}/close": "会话进行中",
+    "/calibration/{session_id}/gold": "全部提交或已结束;平票须逐项裁定",
 }
 
 

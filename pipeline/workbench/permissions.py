@@ -12,6 +12,9 @@ Roles (db.ROLES):
   the pool — with ``workbench.inspector_sees: queue`` (the default) only pool items the review queue
   holds (flagged or sampled: ``review_needed``), not every loaded conversation; raises disputes on
   reviewed results they can see.
+* calibration sessions (校准, calibration.py): supervisors run them; only the inspectors chosen take
+  part, each scoring blind, and only once all have submitted (or the session is closed) does anyone
+  see the answers. Admins and supervisors see the audit log, so they run sessions, not take part.
 * **agent** (坐席): read-only, only conversations whose ``agent_id`` is their own; appeals (申诉)
   their own reviewed results — the only role that may (an admin can't appeal for an agent).
 
@@ -40,13 +43,15 @@ ACTIONS = (
     "view_agreement",  # per-rule precision and machine–human agreement
     "export_labels",   # export verdicts as training labels
     "view_audit",      # read the audit log
+    "calibrate",       # the calibration pages; score blind in a session one takes part in (calibration.py)
+    "run_calibration", # create a calibration session, close it, accept its consensus as gold labels
 )
 
 POLICY: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS) - {"appeal"},  # an appeal is the agent's own voice
     "supervisor": frozenset({"review", "assign", "dispute", "sign_off", "see_unmasked", "view_queue",
-                             "view_agreement", "export_labels", "view_audit"}),
-    "inspector": frozenset({"review", "dispute", "view_queue"}),
+                             "view_agreement", "export_labels", "view_audit", "calibrate", "run_calibration"}),
+    "inspector": frozenset({"review", "dispute", "view_queue", "calibrate"}),
     "agent": frozenset({"appeal"}),
 }
 

@@ -364,18 +364,26 @@ def set_verdict(session: Session, review: Review, finding: Finding, verdict: str
         raise WorkflowError(f"扣分项 {finding.id} 不属于会话 {conv.ext_id}")
     if finding.source != "machine":
         raise WorkflowError("人工补充的扣分项不需要判定；补充错了请删除它")
+    row, before = upsert_verdict(session, Verdict, finding, verdict, comment, review_id=review.id)
+    audit.record(session, actor, "verdict.set", "verdicts", row.id, before,
+                 {"verdict": verdict, "comment": row.comment, "finding_id": finding.id, "review_id": review.id, "rule": finding.rule})
+    return row
+
+
+def upsert_verdict(session: Session, model: type, finding: Finding, verdict: str, comment: str | None, **owner: int):
+    """Set the verdict on ``finding`` in a ``model`` row (Verdict of a review; CalibrationVerdict of a
+    calibration answer) owned by ``owner`` (its foreign key), adding the row or changing it.
+    Returns (row, what it said before — None when new) for the audit entry."""
     comment = (comment or "").strip() or None
-    row = session.scalar(select(Verdict).where(Verdict.review_id == review.id, Verdict.finding_id == finding.id))
+    row = session.scalar(select(model).filter_by(finding_id=finding.id, **owner))
     before = audit.snapshot(row, ("verdict", "comment")) if row else None
     if row is None:
-        row = Verdict(review_id=review.id, finding_id=finding.id, verdict=verdict, comment=comment)
+        row = model(finding_id=finding.id, verdict=verdict, comment=comment, **owner)
         session.add(row)
     else:
         row.verdict, row.comment = verdict, comment
     session.flush()
-    audit.record(session, actor, "verdict.set", "verdicts", row.id, before,
-                 {"verdict": verdict, "comment": comment, "finding_id": finding.id, "review_id": review.id, "rule": finding.rule})
-    return row
+    return row, before
 
 
 def _pii_spans(conv: Conversation, turn: int):
@@ -459,10 +467,17 @@ def suggested_score(session: Session, review: Review, config: dict | None = None
     """The score the review's verdicts imply: the machine's findings minus the rejected ones, priced
     again by the scorecard (caps and 红线 included), plus the points of the added findings; an added
     finding of severity ``fatal`` makes it 0. With nothing rejected or added: the machine score."""
-    from ..schema import Conversation as Conv, Finding as F
-
     conv = session.get(Conversation, review.conversation_id)
     verdicts = {v.finding_id: v.verdict for v in session.scalars(select(Verdict).where(Verdict.review_id == review.id))}
+    return rescored(conv, verdicts, config)
+
+
+def rescored(conv: Conversation, verdicts: dict[int, str], config: dict | None = None) -> float:
+    """The score verdicts (finding id → confirmed / rejected / missed) imply for ``conv`` — the rule of
+    :func:`suggested_score`, shared with calibration sessions (calibration.py), whose verdicts live
+    apart from reviews."""
+    from ..schema import Conversation as Conv, Finding as F
+
     machine = [f for f in conv.findings if f.source == "machine"]
     added = [f for f in conv.findings if verdicts.get(f.id) == "missed"]
     if not added and not any(verdicts.get(f.id) == "rejected" for f in machine):
