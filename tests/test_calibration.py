@@ -127,6 +127,7 @@ def test_results_consensus_ties_agreement_and_deviation(factory, team, cfg, sess
                 expected_units[(ext, f"f{pos}")] = [WORD[v] for v in votes]
             expected_units[(ext, "grade")] = [grade(x) for x in SCORES[ext]]
         expected_units[("cal-1", "sentiment")] = [None, None, "negative"]  # only insp3 corrected; nobody else, no machine label
+        assert by[("cal-1", "sentiment")].consensus is None  # one answer is no consensus
         assert {k: [u.values[i] for i in ids] for k, u in by.items()} == expected_units
         assert by[("cal-1", "f1")].consensus == "rejected" and by[("cal-1", "f0")].agreement == 1.0
         assert by[("cal-2", "f0")].votes == {"confirmed": 2, "rejected": 1}
@@ -227,3 +228,21 @@ def test_sample_picks_are_seeded(factory, team, cfg):
         first = calibration.conversations_from_sample(s, 4, 7)
         assert len(first) == 4 and first == calibration.conversations_from_sample(s, 4, 7)
         assert len(calibration.conversations_from_sample(s, 50, 7)) == 10
+
+
+def test_export_labels_command_writes_gold_only_when_asked(factory, team, cfg, session_3, db_url, tmp_path, capsys):
+    from pipeline.cli import main
+
+    with factory() as s:
+        cs = s.get(CalibrationSession, session_3)
+        for i, who in enumerate(INSPECTORS):
+            _answer_all(s, team, cfg, cs, who, i)
+            calibration.submit(s, cs, U(s, team, who), cfg)
+        calibration.accept_gold(s, cs, {}, U(s, team, "sup"), cfg)
+        s.commit()
+        n_gold = s.scalar(select(func.count()).select_from(CalibrationGold))
+    assert main(["export-labels", "--out", str(tmp_path / "a"), "--database-url", db_url]) == 0
+    assert not (tmp_path / "a" / "calibration_gold.jsonl").exists()
+    assert main(["export-labels", "--out", str(tmp_path / "b"), "--database-url", db_url, "--calibration-gold"]) == 0
+    assert len((tmp_path / "b" / "calibration_gold.jsonl").read_text(encoding="utf-8").splitlines()) == n_gold > 0
+    assert f"calibration_gold.jsonl: {n_gold} rows" in capsys.readouterr().err

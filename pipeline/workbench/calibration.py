@@ -332,8 +332,8 @@ class Unit:
 
 def _consensus(values: Iterable[str | None]) -> tuple[dict[str, int], str | None, bool]:
     votes = Counter(v for v in values if v is not None)
-    if not votes:
-        return {}, None, False
+    if sum(votes.values()) < 2:  # one answer is nobody's consensus
+        return dict(votes), None, False
     ranked = votes.most_common()
     tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
     return dict(ranked), (None if tie else ranked[0][0]), tie
