@@ -45,7 +45,8 @@ def cmd_sample(args) -> int:
         sample = draw(pop.conversations, design, args.size, float(s["sd_floor"]))
     except (DesignError, PopulationError) as e:
         return _err(str(e))
-    sample.to_json(args.out, orient="records", lines=True, force_ascii=False)
+    # each row carries the design, so the file alone is enough for ``zhijian estimate --sample FILE``
+    sample.assign(design=[design.as_dict()] * len(sample)).to_json(args.out, orient="records", lines=True, force_ascii=False)
     summary = sample.groupby("stratum").agg(N_h=("stratum_size", "first"), n_h=("stratum_sample", "first"), weight=("weight", "first"))
     summary["machine_rate"] = pop.conversations["defect"].groupby(strata(pop.conversations, design)).mean()
     print(f"{'层 (stratum)':<40} {'N_h':>7} {'n_h':>5} {'权重 N_h/n_h':>12} {'机器缺陷率':>10}")
@@ -93,19 +94,20 @@ def cmd_estimate(args) -> int:
     from ..config import load_config
     from ..workbench.database import database_url, open_database, session_scope
     from ..workbench.sampling import latest_sample
-    from .estimate import estimate_table, format_table, human_labels
+    from .estimate import SampleFileError, estimate_table, format_table, human_labels, read_sample_file
     from .population import PopulationError, read_population
 
     config = load_config(args.config)
     coverage = float(config["sampling"]["interval"])
     try:
         pop = read_population(args.runs, config)
-    except PopulationError as e:
+        from_file = read_sample_file(args.sample) if args.sample else None
+    except (PopulationError, SampleFileError) as e:
         return _err(str(e))
     _, factory = open_database(database_url(config, args.database_url))
     with session_scope(factory) as session:
         labels = human_labels(session, list(pop.conversations["id"]))
-        sample = latest_sample(session)
+        sample = from_file or latest_sample(session)
     table, notes = estimate_table(pop, labels, sample, args.by, coverage)
     if args.json:
         print(orjson.dumps({"by": args.by, "coverage": coverage, "notes": notes, "rows": table.to_dict("records")},
@@ -143,6 +145,8 @@ def add_subcommands(sub) -> None:
     sp.add_argument("runs", nargs="+", metavar="RUN_DIR")
     sp.add_argument("--by", choices=["rule", "item", "team"], default="rule")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.add_argument("--sample", metavar="FILE", help="the file zhijian sample --out wrote: its conversations and design are the "
+                                                   "human sample (default: the newest sample loaded into the workbench)")
     sp.add_argument("--database-url", help="workbench database (default: env ZHIJIAN_DATABASE_URL, else workbench.database_url)")
     sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml")
     sp.set_defaults(func=cmd_estimate)

@@ -15,13 +15,14 @@ flag — reviewers chose those, so the estimate may be biased, and the output sa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .design import Design, strata
+from .design import Design, DesignError, strata
 from .population import Population
 from .ppi import estimate
 
@@ -56,6 +57,35 @@ def human_labels(session: Session, ext_ids: list[str]) -> HumanLabels:
             if stands and ((f.points or 0) < 0 or f.severity == "fatal"):
                 out[ext[f.conversation_id]] |= {("rule", f.rule)} | ({("item", f.item)} if f.item else set())
     return HumanLabels(out)
+
+
+class SampleFileError(ValueError):
+    """A --sample file that can't be used; the message says why and what to do."""
+
+
+def read_sample_file(path: str | Path) -> dict:
+    """The sample ``zhijian sample --out FILE`` wrote, in the shape of ``workbench.sampling.latest_sample``
+    (ids, design, a name), so that ``estimate --sample FILE`` works without ``--load``."""
+    import orjson
+
+    p = Path(path)
+    try:
+        rows = [orjson.loads(line) for line in p.read_bytes().splitlines() if line.strip()]
+    except FileNotFoundError:
+        raise SampleFileError(f"--sample {path}: no such file (zhijian sample … --out FILE writes it)") from None
+    except orjson.JSONDecodeError as e:
+        raise SampleFileError(f"--sample {path}: not JSON lines ({e})") from None
+    if not rows:
+        raise SampleFileError(f"--sample {path}: the file holds no sampled conversation")
+    designs = {orjson.dumps(r.get("design"), option=orjson.OPT_SORT_KEYS) for r in rows}
+    if any(not isinstance(r.get("design"), dict) or "conversation_id" not in r for r in rows) or len(designs) != 1:
+        raise SampleFileError(f"--sample {path}: every line needs conversation_id and one and the same design (files written "
+                              "before zhijian sample recorded its design lack it): draw the sample again with the same --seed")
+    try:
+        Design.from_dict(rows[0]["design"]).check()
+    except (DesignError, TypeError) as e:
+        raise SampleFileError(f"--sample {path}: its design is not usable ({e})") from None
+    return {"ids": [str(r["conversation_id"]) for r in rows], "design": rows[0]["design"], "sample": p.name}
 
 
 def estimate_table(population: Population, labels: HumanLabels, sample: dict | None, by: str, coverage: float) -> tuple[pd.DataFrame, list[str]]:
