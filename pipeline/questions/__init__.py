@@ -182,7 +182,11 @@ def validate_params(params: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: 'choices' must list the answers, e.g. [是, 否, 不确定]")
     if params.get("fails_on") is not None and params["fails_on"] not in choices:
         raise ConfigError(f"{where}: fails_on {params['fails_on']!r} is not one of the choices {choices}")
-    if not isinstance(params.get("model"), str) or not params["model"].strip():
+    answerer = params.get("answerer", "classifier")
+    if answerer not in ("classifier", "endpoint"):
+        raise ConfigError(f"{where}: answerer must be classifier (a model trained here, default) or endpoint "
+                          f"(an OpenAI-compatible endpoint set in questions.endpoint), got {answerer!r}")
+    if answerer == "classifier" and (not isinstance(params.get("model"), str) or not params["model"].strip()):
         raise ConfigError(f"{where}: 'model' must name the model folder under models/ that answers it, e.g. question_resolved")
     if params.get("reads", "whole") not in READS:
         raise ConfigError(f"{where}: reads must be one of {READS} (the part of the conversation the question is about)")

@@ -14,7 +14,7 @@ from . import Rule, RuleContext, register
 from ..questions import STATUS_LIVE, STATUS_TRIAL, load_answerer
 from ..schema import Finding
 
-KEYS = {"question", "choices", "fails_on", "model", "reads", "min_confidence", "accuracy_floor", "gold_label", "gold_map"}
+KEYS = {"question", "choices", "fails_on", "answerer", "model", "reads", "min_confidence", "accuracy_floor", "gold_label", "gold_map"}
 
 
 @register("question", KEYS)
@@ -22,6 +22,8 @@ def question(rule: Rule, ctx: RuleContext) -> list[Finding]:
     from ..config import resolve_path
 
     p = rule.params
+    if p.get("answerer", "classifier") == "endpoint":
+        return _ask_endpoint(rule, ctx)
     answerer = load_answerer(str(resolve_path(ctx.config["paths"]["models"])), p["model"])
     if answerer is None:
         return []
@@ -37,3 +39,20 @@ def question(rule: Rule, ctx: RuleContext) -> list[Finding]:
     if not (live and sure and label == p.get("fails_on")):
         return []
     return [rule.finding(ctx, turns[0] if turns else None, answer=label, confidence=f"{conf:.2f}")]
+
+
+def _ask_endpoint(rule: Rule, ctx: RuleContext) -> list[Finding]:
+    """An OpenAI-compatible endpoint's answer (pipeline/questions/endpoint.py): shown with its
+    quotes, 试运行, never a finding; nothing at all when no endpoint is configured."""
+    from ..questions.endpoint import endpoint_for
+
+    endpoint = endpoint_for(ctx.config)
+    if not endpoint.enabled:
+        return []
+    r = endpoint.answer(rule.id, rule.params, ctx.conversation)
+    ctx.conversation.predictions.setdefault("questions", []).append({
+        "id": rule.id, "question": rule.params["question"], "answer": r["answer"], "confidence": None,
+        "needs_review": r["answer"] is None, "because": r["quotes"], "evidence_turns": r["evidence_turns"],
+        "status": STATUS_TRIAL, "model": f"endpoint:{endpoint.model}", "reason": r["reason"],
+    })
+    return []
