@@ -148,13 +148,15 @@ class Answerer:
 
 @lru_cache(maxsize=32)
 def load_answerer(models_dir: str, name: str) -> Answerer | None:
-    """The installed question model ``models_dir/name``, verified like the other models, or None
-    when none is installed (the question then stays unanswered — never guessed). Cached per
-    process: a model bundle does not change under a running inspection."""
+    """The installed question model ``models_dir/name`` (``models_dir`` as the configuration says:
+    relative to the repository), verified like the other models, or None when none is installed
+    (the question then stays unanswered — never guessed). Cached per process: a model bundle does
+    not change under a running inspection, and this is asked once per question per conversation."""
+    from ..config import resolve_path
     from ..models import inference
     from ..models.store import has_bundle, read_metadata, verify_artifact
 
-    directory = Path(models_dir) / name
+    directory = resolve_path(models_dir) / name
     if not has_bundle(directory):
         return None
     meta = verify_artifact(directory, read_metadata(directory))

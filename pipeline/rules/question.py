@@ -19,12 +19,10 @@ KEYS = {"question", "choices", "fails_on", "answerer", "model", "reads", "min_co
 
 @register("question", KEYS)
 def question(rule: Rule, ctx: RuleContext) -> list[Finding]:
-    from ..config import resolve_path
-
     p = rule.params
     if p.get("answerer", "classifier") == "endpoint":
         return _ask_endpoint(rule, ctx)
-    answerer = load_answerer(str(resolve_path(ctx.config["paths"]["models"])), p["model"])
+    answerer = load_answerer(str(ctx.config["paths"]["models"]), p["model"])
     if answerer is None:
         return []
     label, conf, because, turns = answerer.answer(ctx.conversation)
