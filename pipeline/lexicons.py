@@ -8,8 +8,10 @@ overlap it) and by negation cues just before it. The format is documented in doc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from .normalize import Normalizer
 SEVERITIES = ("info", "minor", "major", "critical", "fatal", "bonus")
 # lexicon files that are not phrase lexicons
 NON_PHRASE_FILES = {"rules.yaml", "scorecard.yaml"}
-_SEPARATOR = "\x1f"  # joins turns for one automaton pass; phrases may not contain it
+_SEPARATOR = "\x1f"  # reserved: phrases may not contain it (it once joined turns for one automaton pass)
 _CLAUSE_PUNCT = frozenset(",.!?;:。,!?;:\n")
 _ENTRY_KEYS = {
     "id", "category", "severity", "phrases", "patterns", "except", "exclude", "negations",
@@ -288,41 +290,51 @@ class LexiconSet:
         return cls([parse_lexicon(p, normalizer) for p in files], normalizer)
 
     def _build(self) -> None:
-        self._matchers: dict[frozenset[str] | None, tuple[Any, tuple[Entry, ...]]] = {}
+        self._order = {e.id: k for k, e in enumerate(self.entries.values())}
+        self._matchers: dict[frozenset[str] | None, _Matcher] = {}
+        self.reference = False  # True: match the slow, obvious way (tests compare both; see match_reference)
         self._matcher(None)  # fail at load time, not on the first turn
 
-    def _matcher(self, lexicons: frozenset[str] | None):
-        """One automaton over the phrases (→ hits) and the regexes' required literals (→ which
-        entries' regexes are worth running) of ``lexicons``; built once per set (per role)."""
-        if lexicons in self._matchers:
-            return self._matchers[lexicons]
+    def _matcher(self, lexicons: frozenset[str] | None) -> "_Matcher":
+        """One automaton over the phrases (→ hits) and the regexes' trigger literals (→ which
+        regexes are worth running) of ``lexicons``; built once per set (per role).
+
+        Each regex has its own triggers: the requirement (a set of literals one of which every
+        match contains, :func:`~pipeline.literals.cheapest_literals`) estimated to fire on the
+        fewest turns. A regex with none runs on every text."""
+        matcher = self._matchers.get(lexicons)
+        if matcher is not None:
+            return matcher
         import ahocorasick
 
-        from .literals import required_literals
+        from .literals import cheapest_literals
 
         phrase_owners: dict[str, list[Entry]] = {}
-        trigger_owners: dict[str, list[Entry]] = {}
-        always_run: list[Entry] = []  # entries with a regex that needs no literal
+        trigger_owners: dict[str, list[int]] = {}
+        patterns: list[tuple[Entry, re.Pattern, bool]] = []  # pattern id → (entry, regex, anchored), in entry order
+        always_run: list[int] = []
         for e in self.entries.values():
             if lexicons is not None and e.lexicon not in lexicons:
                 continue
             for p in dict.fromkeys(e.phrases):
                 phrase_owners.setdefault(p, []).append(e)
-            if e.patterns:
-                reqs = [required_literals(rx.pattern) for rx in e.patterns]
-                if any(r is None for r in reqs):
-                    always_run.append(e)
+            for rx in e.patterns:
+                pid = len(patterns)
+                patterns.append((e, rx, _anchored(rx)))
+                req = cheapest_literals(rx.pattern)
+                if req is None:
+                    always_run.append(pid)
                 else:
-                    for lit in set().union(*reqs):
-                        trigger_owners.setdefault(lit, []).append(e)
+                    for lit in sorted(req):
+                        trigger_owners.setdefault(lit, []).append(pid)
         automaton = None
         if phrase_owners or trigger_owners:
             automaton = ahocorasick.Automaton()
-            for key in phrase_owners.keys() | trigger_owners.keys():
-                automaton.add_word(key, (len(key), tuple(phrase_owners.get(key, ())), tuple(trigger_owners.get(key, ()))))
+            for key in sorted(phrase_owners.keys() | trigger_owners.keys()):
+                automaton.add_word(key, (len(key) - 1, tuple(phrase_owners.get(key, ())), tuple(trigger_owners.get(key, ()))))
             automaton.make_automaton()
-        self._matchers[lexicons] = (automaton, tuple(always_run))
-        return self._matchers[lexicons]
+        matcher = self._matchers[lexicons] = _Matcher(automaton, tuple(patterns), frozenset(always_run))
+        return matcher
 
     @property
     def version(self) -> str:
@@ -339,57 +351,48 @@ class LexiconSet:
 
     def match(self, text: str, lexicons: frozenset[str] | None = None) -> list[Hit]:
         """All unsuppressed hits in a normalized text, restricted to ``lexicons`` if given."""
-        return self.match_texts([text], lexicons)[0]
+        if self.reference:
+            return self.match_reference(text, lexicons)
+        return self._matcher(lexicons).hits(text)
+
+    def matcher_for(self, lexicons: frozenset[str] | None = None) -> Callable[[str], list[Hit]]:
+        """``match`` for one set of lexicons, as a function of the text (the rules stage asks once
+        per conversation and role, then calls it on every turn)."""
+        if self.reference:
+            return functools.partial(self.match_reference, lexicons=lexicons)
+        return self._matcher(lexicons).hits
 
     def match_texts(self, texts: list[str], lexicons: frozenset[str] | None = None) -> list[list[Hit]]:
-        """Hits for each of ``texts``, with one automaton pass over all of them (the texts are
-        joined by a separator no phrase contains, so no match spans two texts).
+        """Hits for each of ``texts`` (a conversation's turns of one role).
 
         Overlapping hits of one lexicon are reduced to the longest (so 我再跟您说一遍 is one
-        forbidden phrase, not two).
+        forbidden phrase, not two); among hits of the same span the phrase hit comes before the
+        regex hit, and entries keep the order of the lexicon files.
         """
-        out: list[list[Hit]] = [[] for _ in texts]
-        automaton, always_run = self._matcher(lexicons)
-        if automaton is None:
-            return out
-        ends: list[int] = []  # end offset (exclusive) of each text in the joined string
-        pos = 0
-        for t in texts:
-            pos += len(t)
-            ends.append(pos)
-            pos += 1
-        triggered_by_text: dict[int, dict[str, Entry]] = {}
-        i = 0
-        for end, (length, owners, triggered) in automaton.iter(texts[0] if len(texts) == 1 else _SEPARATOR.join(texts)):
-            while end >= ends[i]:
-                i += 1
-            if owners:
-                local_end = end + 1 - (ends[i] - len(texts[i]))
-                start = local_end - length
-                text = texts[i]
-                for e in owners:
-                    out[i].append(Hit(e, start, local_end, text[start:local_end]))
-            if triggered:
-                bucket = triggered_by_text.setdefault(i, {})
-                for e in triggered:
-                    bucket[e.id] = e
-        if always_run:
-            for i in range(len(texts)):
-                bucket = triggered_by_text.setdefault(i, {})
-                for e in always_run:
-                    bucket[e.id] = e
-        for i, bucket in triggered_by_text.items():
-            text = texts[i]
-            for e in bucket.values():
-                for rx in e.patterns:
-                    for m in rx.finditer(text):
-                        if m.end() > m.start():
-                            out[i].append(Hit(e, m.start(), m.end(), m.group(0)))
-        for i, hits in enumerate(out):
-            if hits:
-                hits = [h for h in hits if not (h.entry.guarded and _suppressed(h, texts[i]))]
-                out[i] = _longest_per_lexicon(hits) if len(hits) > 1 else hits
-        return out
+        if self.reference:
+            return [self.match_reference(t, lexicons) for t in texts]
+        hits = self._matcher(lexicons).hits
+        return [hits(t) for t in texts]
+
+    def match_reference(self, text: str, lexicons: frozenset[str] | None = None) -> list[Hit]:
+        """The same hits as :meth:`match`, found the obvious way: every phrase of every entry
+        looked up with ``str.find``, every regex run over the whole text — no automaton, no
+        trigger literals. Slow; kept so that tests can hold the fast path to it."""
+        found: list[Hit] = []
+        entries = [e for e in self.entries.values() if lexicons is None or e.lexicon in lexicons]
+        for e in entries:
+            for p in dict.fromkeys(e.phrases):
+                start = text.find(p)
+                while start != -1:
+                    found.append(Hit(e, start, start + len(p), p))
+                    start = text.find(p, start + 1)
+        for e in entries:
+            for rx in e.patterns:
+                for m in rx.finditer(text):
+                    if m.end() > m.start():
+                        found.append(Hit(e, m.start(), m.end(), m.group(0)))
+        found = [h for h in found if not (h.entry.guarded and _suppressed(h, text))]
+        return _longest_per_lexicon(found) if len(found) > 1 else found
 
     def check_examples(self) -> list[str]:
         """Run every entry's hit/miss examples; return the failures as readable lines."""
@@ -403,6 +406,66 @@ class LexiconSet:
                 if any(h.entry.id == e.id for h in self.match(self.normalizer.text(ex), only)):
                     failures.append(f"{e.lexicon}.yaml:{e.line} {e.id}: miss example matched: {ex!r}")
         return failures
+
+
+class _Matcher:
+    """The fast path for one set of lexicons: an Aho-Corasick automaton whose values are
+    ``(length - 1, entries owning the phrase, ids of the regexes the literal triggers)``."""
+
+    __slots__ = ("automaton", "patterns", "always_run")
+
+    def __init__(self, automaton: Any, patterns: tuple[tuple[Entry, re.Pattern, bool], ...], always_run: frozenset[int]):
+        self.automaton = automaton
+        self.patterns = patterns
+        self.always_run = always_run
+
+    def hits(self, text: str) -> list[Hit]:
+        automaton = self.automaton
+        if automaton is None:
+            return []
+        found: list[Hit] = []
+        run = self.always_run
+        for end, (last, owners, triggered) in automaton.iter(text):
+            if owners:
+                start = end - last
+                phrase = text[start : end + 1]
+                for e in owners:
+                    found.append(Hit(e, start, end + 1, phrase))
+            if triggered:
+                run = run.union(triggered)
+        if run:
+            patterns = self.patterns
+            for pid in sorted(run) if len(run) > 1 else run:  # entry order, whatever fired first
+                e, rx, anchored = patterns[pid]
+                if anchored:  # one match at most, at 0: don't let the regex try every position
+                    m = rx.match(text)
+                    if m is not None and m.end() > 0:
+                        found.append(Hit(e, 0, m.end(), m.group(0)))
+                    continue
+                for m in rx.finditer(text):
+                    start, end = m.span()
+                    if end > start:
+                        found.append(Hit(e, start, end, m.group(0)))
+        if not found:
+            return found
+        if len(found) == 1:
+            return [] if found[0].entry.guarded and _suppressed(found[0], text) else found
+        found = [h for h in found if not (h.entry.guarded and _suppressed(h, text))]
+        return _longest_per_lexicon(found) if len(found) > 1 else found
+
+
+def _anchored(rx: re.Pattern) -> bool:
+    """Whether every match of ``rx`` starts at the beginning of the text (a leading ``^`` or ``\\A``,
+    without MULTILINE): then ``finditer`` finds what ``match`` finds, after trying every position."""
+    if rx.flags & re.MULTILINE:
+        return False
+    from .literals import sre_c, sre_parse
+
+    try:
+        parsed = list(sre_parse.parse(rx.pattern, rx.flags & ~re.UNICODE))
+    except Exception:  # noqa: BLE001 — unknown syntax: take the general path
+        return False
+    return bool(parsed) and parsed[0][0] is sre_c.AT and parsed[0][1] in (sre_c.AT_BEGINNING, sre_c.AT_BEGINNING_STRING)
 
 
 def _suppressed(hit: Hit, text: str) -> bool:

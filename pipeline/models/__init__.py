@@ -87,6 +87,7 @@ class ModelsStage:
         self._issue_roles = (issue.metadata.get("document") or {}).get("roles", "customer+agent") if issue else None
         sent = self.loaded.get("sentiment")
         self._sent = sent.fast if sent else None
+        self.reference = False  # True: the plain computations the fast paths must equal (tests/test_output_identity.py)
         self._aggregate = (sent.metadata.get("conversation") or {}).get("aggregate", "mean_of_turns") if sent else None
 
     def _load(self, name: str) -> None:
@@ -129,7 +130,7 @@ class ModelsStage:
         turns = conversation.turns
         if self._issue is not None:
             issue = self._issue
-            if issue.per_token:  # features straight from the turns' tokens (what conversation_document would give)
+            if issue.per_token and not self.reference:  # features straight from the turns' tokens (what conversation_document would give)
                 feats: list[int] = []
                 customer_tokens: list[str] = []
                 for t in turns:
@@ -152,7 +153,8 @@ class ModelsStage:
             classes = fast.classes
             customer = [t for t in turns if t.role == "customer"]
             with_text = [t for t in customer if t.tokens]
-            probs = fast.proba_rows([t.tokens for t in with_text]) if with_text else []
+            proba_rows = fast.proba_rows_reference if self.reference else fast.proba_rows
+            probs = proba_rows([t.tokens for t in with_text]) if with_text else []
             by_turn = {}
             for t, p in zip(with_text, probs):
                 top = max(p)

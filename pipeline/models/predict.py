@@ -154,13 +154,27 @@ class LinearTextModel:
         handful of features per turn (~10 µs a turn); otherwise ``proba_many``."""
         if self._rows is None:
             return self.proba_many(docs).tolist()
+        if len(self._intercept_list) == 3 and self.per_token and not self.char_ngrams:
+            return self._proba_rows_3(docs)
+        return self._proba_rows_loop(docs, self._counts)
+
+    def proba_rows_reference(self, docs: Sequence[Sequence[str]]) -> list[list[float]]:
+        """``proba_rows`` the plain way — the analyzer over each whole document (no token memo), a
+        Counter, a loop over the classes: what the faster variants must equal float for float
+        (tests/test_output_identity.py)."""
+        if self._rows is None:
+            return self.proba_many(docs).tolist()
+        vocab = self.vocab
+        return self._proba_rows_loop(docs, lambda doc: {vocab[t]: n for t, n in Counter(self.analyzer(doc)).items() if t in vocab})
+
+    def _proba_rows_loop(self, docs: Sequence[Sequence[str]], counts_of) -> list[list[float]]:
         rows, idf, intercept, sub, l2 = self._rows, self._idf_list, self._intercept_list, self.sublinear, self.l2
         log, exp, sqrt = math.log, math.exp, math.sqrt
         out = []
         for doc in docs:
             z = [0.0] * len(intercept)
             ss = 0.0
-            for j, c in self._counts(doc).items():
+            for j, c in counts_of(doc).items():
                 w = ((log(c) + 1.0) if sub else float(c)) * idf[j]
                 ss += w * w
                 z = [a + w * b for a, b in zip(z, rows[j])]
@@ -173,6 +187,48 @@ class LinearTextModel:
             e = [exp(a - m) for a in z]
             t = sum(e)
             out.append([a / t for a in e])
+        return out
+
+    def _proba_rows_3(self, docs: Sequence[Sequence[str]]) -> list[list[float]]:
+        """``proba_rows`` for three classes (the sentiment model) and a token-by-token analyzer:
+        the same operations in the same order — so the same floats — without a Counter per turn
+        (tokens repeat rarely within a turn) and with the class loop unrolled."""
+        rows, idf, sub, l2 = self._rows, self._idf_list, self.sublinear, self.l2
+        b0, b1, b2 = self._intercept_list
+        log, exp, sqrt = math.log, math.exp, math.sqrt
+        features = self.features
+        out = []
+        for doc in docs:
+            feats = features(doc)
+            if -1 in feats:
+                feats = [j for j in feats if j != -1]
+            z0 = z1 = z2 = 0.0
+            ss = 0.0
+            if len(set(feats)) == len(feats):  # every count is 1: tf = log(1) + 1 = 1.0 (or 1.0), w = idf
+                for j in feats:
+                    w = idf[j]
+                    ss += w * w
+                    r0, r1, r2 = rows[j]
+                    z0 = z0 + w * r0
+                    z1 = z1 + w * r1
+                    z2 = z2 + w * r2
+            else:
+                for j, c in Counter(feats).items():
+                    w = ((log(c) + 1.0) if sub else float(c)) * idf[j]
+                    ss += w * w
+                    r0, r1, r2 = rows[j]
+                    z0 = z0 + w * r0
+                    z1 = z1 + w * r1
+                    z2 = z2 + w * r2
+            if ss and l2:
+                n = sqrt(ss)
+                z0, z1, z2 = z0 / n + b0, z1 / n + b1, z2 / n + b2
+            else:
+                z0, z1, z2 = z0 + b0, z1 + b1, z2 + b2
+            m = max(z0, z1, z2)
+            e0, e1, e2 = exp(z0 - m), exp(z1 - m), exp(z2 - m)
+            t = sum((e0, e1, e2))
+            out.append([e0 / t, e1 / t, e2 / t])
         return out
 
     def proba_many(self, docs: Sequence[Sequence[str]]) -> np.ndarray:

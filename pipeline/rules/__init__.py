@@ -18,6 +18,9 @@ from ..config import ConfigError
 from ..lexicons import SEVERITIES, Hit, LexiconSet, load_yaml_with_lines, strip_lines
 from ..schema import ROLES, Conversation, Finding
 
+_ALNUM = re.compile(r"[^\W_]")  # a character for which str.isalnum() is true (\w is alnum or _)
+_NO_HITS: dict[int, list[Hit]] = {}  # shared, never written: a lexicon without hits in a conversation
+
 KINDS: dict[str, Callable[["Rule", "RuleContext"], list[Finding]]] = {}
 _KIND_KEYS: dict[str, set[str]] = {}
 _COMMON_KEYS = {"id", "kind", "category", "severity", "message", "source", "enabled", "description", "__line__"}
@@ -91,16 +94,31 @@ class RuleContext:
         self.hits = hits
         self.config = config
         self.fired: dict[str, list[Finding]] = {}
-        self._by_lexicon: list[dict[str, list[Hit]] | None] = [None] * len(hits)
+        self._by_lexicon: dict[str, dict[int, list[Hit]]] | None = None
         self._of_role: dict[str, list[int]] = {}
         self._non_content = non_content
+        self._content: list[bool] | None = None
         self._replies: dict[str, list[list[int]]] = {}  # judged once per role: windows and bare refusals ask often
 
     def has_content(self, turn: int) -> bool:
-        norm = self.conversation.turns[turn].norm
-        if self._non_content is not None:
-            norm = self._non_content.sub("", norm)
-        return any(ch.isalnum() for ch in norm)
+        content = self._content
+        if content is None:
+            content = self._content = self._content_of_turns()
+        return content[turn]
+
+    def _content_of_turns(self) -> list[bool]:
+        """Per turn: a letter or digit left once ``non_content`` is removed (judged once per turn)."""
+        non_content, alnum = self._non_content, _ALNUM.search
+        out = []
+        for t in self.conversation.turns:
+            norm = t.norm
+            if alnum(norm) is None:  # nothing to remove could leave a letter behind
+                out.append(False)
+                continue
+            if non_content is not None:
+                norm = non_content.sub("", norm)
+            out.append(alnum(norm) is not None)
+        return out
 
     def turns_of(self, role: str, position: dict | None = None) -> list[int]:
         """The role's turns with content, in order; ``position`` narrows them to the first / last N,
@@ -108,14 +126,19 @@ class RuleContext:
         acknowledgement such as 好的 / 谢谢 / 没有了)."""
         idx = self._of_role.get(role)
         if idx is None:
+            content = self._content
+            if content is None:
+                content = self._content = self._content_of_turns()
             idx = self._of_role[role] = [
-                t.index for t in self.conversation.turns if (role == "any" or t.role == role) and self.has_content(t.index)
+                t.index for t in self.conversation.turns if (role == "any" or t.role == role) and content[t.index]
             ]
         if position:
             if "final_exchange" in position:
                 spec = position["final_exchange"]
-                substantive = [t for t in self.turns_of(spec["after"]) if not any(self.lexicon_hits(t, lx) for lx in _names(spec["except"]))]
-                idx = [t for t in idx if t > substantive[-1]] if substantive else idx
+                acknowledged = [self.hits_by_turn(lx) for lx in _names(spec["except"])]
+                # the other side's last turn that is not a mere acknowledgement
+                last = next((t for t in reversed(self.turns_of(spec["after"])) if not any(t in a for a in acknowledged)), None)
+                idx = [t for t in idx if t > last] if last is not None else idx
             if "first" in position:
                 idx = idx[: position["first"]]
             if "last" in position:
@@ -130,8 +153,11 @@ class RuleContext:
             return cached
         replies: list[list[int]] = []
         current: list[int] = []
+        content = self._content
+        if content is None:
+            content = self._content = self._content_of_turns()
         for t in self.conversation.turns:
-            if not self.has_content(t.index):
+            if not content[t.index]:
                 continue
             if t.role == role:
                 current.append(t.index)
@@ -154,13 +180,21 @@ class RuleContext:
         return False
 
     def lexicon_hits(self, turn: int, lexicon: str) -> list[Hit]:
-        grouped = self._by_lexicon[turn]
+        return self.hits_by_turn(lexicon).get(turn) or []
+
+    def hits_by_turn(self, lexicon: str) -> dict[int, list[Hit]]:
+        """The turns holding hits of ``lexicon`` → those hits (in turn order; read-only). Most
+        turns hold none: the rule kinds look here instead of asking turn by turn."""
+        grouped = self._by_lexicon
         if grouped is None:
-            grouped = {}
-            for h in self.hits[turn]:
-                grouped.setdefault(h.entry.lexicon, []).append(h)
-            self._by_lexicon[turn] = grouped
-        return grouped.get(lexicon, [])
+            grouped = self._by_lexicon = {}
+            for i, found in enumerate(self.hits):
+                for h in found:
+                    by_turn = grouped.get(h.entry.lexicon)
+                    if by_turn is None:
+                        by_turn = grouped[h.entry.lexicon] = {}
+                    by_turn.setdefault(i, []).append(h)
+        return grouped.get(lexicon, _NO_HITS)
 
     def threshold(self, value: Any) -> float:
         """A number, or a per-channel mapping ``{chat: 30, phone: 60, default: 30}``."""
@@ -245,15 +279,11 @@ class RuleSet:
         return cls(rules, lexicons, config, path, hashlib.sha256(path.read_bytes()).hexdigest(), non_content)
 
     def __call__(self, conversation: Conversation) -> Conversation:
-        turns = conversation.turns
-        hits: list[list[Hit]] = [[] for _ in turns]
-        by_role: dict[str, list[int]] = {}
-        for t in turns:
-            if self.needed[t.role]:
-                by_role.setdefault(t.role, []).append(t.index)
-        for role, idx in by_role.items():  # one automaton pass per role
-            for i, found in zip(idx, self.lexicons.match_texts([turns[i].norm for i in idx], self.needed[role])):
-                hits[i] = found
+        matchers = {role: self.lexicons.matcher_for(lexicons) for role, lexicons in self.needed.items() if lexicons}
+        hits: list[list[Hit]] = []
+        for t in conversation.turns:
+            match = matchers.get(t.role)
+            hits.append(match(t.norm) if match is not None else [])
         ctx = RuleContext(conversation, hits, self.config, self.non_content)
         for rule in self.rules:
             found = KINDS[rule.kind](rule, ctx)

@@ -28,8 +28,11 @@ def _anchors(rule: Rule, ctx: RuleContext):
                 yield f.turn, None
         return
     by_model = _model_turns(ctx, after) if "model" in after else {}
+    by_turn = ctx.hits_by_turn(after["lexicon"]) if "lexicon" in after else {}
+    if not by_turn and not by_model:
+        return
     for t in ctx.turns_of(after.get("role", "any")):
-        hits = ctx.lexicon_hits(t, after["lexicon"]) if "lexicon" in after else []
+        hits = by_turn.get(t)
         if hits:
             yield t, hits[0]  # one anchor per turn
         elif t in by_model:
@@ -74,13 +77,19 @@ def _lookback(rule: Rule, ctx: RuleContext, anchor_turn: int) -> list[int]:
 @register("phrase", _SCOPE)
 def phrase(rule: Rule, ctx: RuleContext) -> list[Finding]:
     lexicon = rule.params["lexicon"]
+    by_turn = ctx.hits_by_turn(lexicon)
+    if not by_turn:
+        return []  # no hit of the lexicon anywhere in the conversation
     if "after" in rule.params:
         turns = sorted({t for a, _ in _anchors(rule, ctx) for t in _window(rule, ctx, a)})
     else:
         turns = ctx.turns_of(rule.params.get("role", "any"), rule.params.get("position"))
     found = []
     for t in turns:
-        hits = [h for h in ctx.lexicon_hits(t, lexicon) if not h.entry.bare or _bare_in_reply(rule, ctx, t)]
+        hits = by_turn.get(t)
+        if not hits:
+            continue
+        hits = [h for h in hits if not h.entry.bare or _bare_in_reply(rule, ctx, t)]
         if rule.params.get("once_per_turn"):  # one finding per turn, on its first hit
             hits = hits[:1]
         found.extend(rule.finding(ctx, t, h) for h in hits)
@@ -121,17 +130,18 @@ def absent(rule: Rule, ctx: RuleContext) -> list[Finding]:
                 # the other side's last words got no reply at all: nothing closed the conversation
                 return [rule.finding(ctx, spoke[-1])]
             return []  # nothing to judge
-        if any(ctx.lexicon_hits(t, lexicon) for t in turns):
+        if not ctx.hits_by_turn(lexicon).keys().isdisjoint(turns):
             return []  # the phrase is there
         return [rule.finding(ctx, turns[0])]
     found: list[Finding] = []
     judged: set[int] = set()
+    by_turn = ctx.hits_by_turn(lexicon)
     for anchor_turn, anchor_hit in _anchors(rule, ctx):
         window = _window(rule, ctx, anchor_turn)
         if not window or judged.issuperset(window):
             continue  # no reply to judge, or these replies were judged for an earlier anchor
         judged.update(window)
         earlier = _lookback(rule, ctx, anchor_turn)
-        if not any(ctx.lexicon_hits(t, lexicon) for t in (*earlier, *window)):
+        if not any(t in by_turn for t in (*earlier, *window)):
             found.append(rule.finding(ctx, anchor_turn, anchor_hit, window=len(window)))
     return found

@@ -1,0 +1,123 @@
+"""The fast paths change no output (issue 15).
+
+The lexicon matcher (automaton, per-regex trigger literals, anchored regexes run once) and the
+models stage (token memo, unrolled sentiment arithmetic) are held, in the same run, to plain
+reference implementations of the same semantics — ``LexiconSet.match_reference`` (every phrase
+looked up with ``str.find``, every regex run over the whole text) and the models' whole-document
+analyzer with a loop over the classes — on real chats (the gold dev set: JD customer-service
+chats) and the samples. Comparing within one run, rather than against stored digests, keeps the
+guard valid while people edit the lexicons and retrain the models: any optimisation that changes a
+finding, a score, an evidence span or a probability fails here, whatever the lexicons say today.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import orjson
+import pytest
+
+from pipeline.literals import cheapest_literals
+
+CHATS = ["data/gold/dev.jsonl", "data/samples/conversations.jsonl", "data/samples/calls.jsonl",
+         "data/samples/hostile.jsonl"]
+
+
+@pytest.fixture(scope="module")
+def conversations(config, repo):
+    from pipeline.ingest import read_inputs
+
+    convs = [r for r in read_inputs([str(repo / p) for p in CHATS], config) if hasattr(r, "turns")]
+    assert len(convs) > 700
+    return convs
+
+
+@pytest.fixture(scope="module")
+def texts(inspector, conversations):
+    """Every distinct normalized turn of the chats, and every lexicon example."""
+    raw = [t.text for c in conversations for t in c.turns]
+    for e in inspector.lexicons.entries.values():
+        raw += e.examples["hit"] + e.examples["miss"]
+    return list(dict.fromkeys(inspector.normalizer.text(t) for t in raw))
+
+
+def _spans(hits):
+    return [(h.entry.id, h.start, h.end, h.text) for h in hits]
+
+
+def test_matcher_equals_reference_on_real_turns(inspector, texts):
+    lexicons = inspector.lexicons
+    assert not lexicons.reference
+    sets = [None, *{s for s in inspector.rules.needed.values() if s}]
+    compared = 0
+    for only in sets:
+        fast = lexicons.matcher_for(only)
+        for t in texts:
+            want = _spans(lexicons.match_reference(t, only))
+            assert _spans(fast(t)) == want, (sorted(only) if only else "all lexicons", t)
+            compared += bool(want)
+    assert compared > 2000  # texts with at least one hit, summed over the lexicon sets
+
+
+def test_trigger_literals_are_required(inspector, texts):
+    """Each regex's chosen trigger literals: one of them is in every text the regex matches."""
+    checked = 0
+    for e in inspector.lexicons.entries.values():
+        for rx in e.patterns:
+            req = cheapest_literals(rx.pattern)
+            if req is None:
+                continue
+            for t in texts:
+                if rx.search(t):
+                    checked += 1
+                    assert any(lit in t for lit in req), (e.id, rx.pattern, sorted(req)[:10], t)
+    assert checked > 1000
+
+
+def _results(inspector, conversations, reference: bool) -> list[bytes]:
+    inspector.lexicons.reference = reference
+    inspector.models.reference = reference
+    try:
+        out = []
+        for c in copy.deepcopy(conversations):
+            r = inspector.inspect(c)
+            out.append(orjson.dumps(r))
+        return out
+    finally:
+        inspector.lexicons.reference = False
+        inspector.models.reference = False
+
+
+def test_results_byte_identical_to_reference(inspector, conversations):
+    """Whole results (findings, evidence, scores, predictions, review flags) of the fast paths equal
+    those of the reference paths byte for byte."""
+    fast = _results(inspector, conversations, reference=False)
+    slow = _results(inspector, conversations, reference=True)
+    differ = [json.loads(a)["id"] for a, b in zip(fast, slow) if a != b]
+    assert not differ, f"{len(differ)} of {len(fast)} conversations differ, e.g. {differ[:5]}"
+    assert sum(b'"rule"' in a for a in fast) > 300  # the chats do produce findings
+
+
+def test_model_probabilities_equal_reference_exactly(inspector, conversations):
+    """Before rounding: the sentiment probabilities of every customer turn and the issue-type
+    probabilities of every conversation are the same floats on the fast and the reference paths."""
+    from pipeline.models.features import conversation_document
+
+    models = inspector.models
+    convs = copy.deepcopy(conversations)
+    for c in convs:
+        for name, stage in inspector.stages[:3]:  # normalize, tokenize, privacy: the models' input
+            stage(c)
+    if models._sent is not None:
+        docs = [t.tokens for c in convs for t in c.turns if t.role == "customer" and t.tokens]
+        assert len(docs) > 5000
+        assert models._sent.proba_rows(docs) == models._sent.proba_rows_reference(docs)
+    if models._issue is not None:
+        issue = models._issue
+        for c in convs:
+            models(c)
+            doc = conversation_document(((t.role, t.tokens or ()) for t in c.turns), models._issue_roles)
+            label, conf, because, _ = issue.predict(doc, explain=models.because_tokens)
+            got = c.predictions["issue_type"]
+            assert (got["label"], got["confidence"], got["because"]) == (label, round(conf, 4), because), c.id
