@@ -246,3 +246,26 @@ def test_export_labels_command_writes_gold_only_when_asked(factory, team, cfg, s
     assert main(["export-labels", "--out", str(tmp_path / "b"), "--database-url", db_url, "--calibration-gold"]) == 0
     assert len((tmp_path / "b" / "calibration_gold.jsonl").read_text(encoding="utf-8").splitlines()) == n_gold > 0
     assert f"calibration_gold.jsonl: {n_gold} rows" in capsys.readouterr().err
+
+
+def test_migration_0003_adds_and_removes_only_the_calibration_tables(db_url):
+    from sqlalchemy import inspect
+
+    from pipeline.workbench.database import current_revision, downgrade, make_engine, upgrade
+
+    def tables():
+        engine = make_engine(db_url)
+        try:
+            return set(inspect(engine).get_table_names()) - {"alembic_version"}
+        finally:
+            engine.dispose()
+
+    upgrade(db_url)
+    head = tables()
+    calibration_tables = {t for t in head if t.startswith("calibration_")}
+    assert calibration_tables == {"calibration_sessions", "calibration_items", "calibration_participants",
+                                  "calibration_answers", "calibration_verdicts", "calibration_gold"}
+    downgrade(db_url, "0002")
+    assert current_revision(db_url) == "0002" and tables() == head - calibration_tables
+    upgrade(db_url)
+    assert current_revision(db_url) == "0003" and tables() == head
