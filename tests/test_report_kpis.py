@@ -469,3 +469,11 @@ def test_new_sections_are_in_chinese(wb_report, timing_report):
         texts += re.findall(r'class="(?:nodata|note|small)"[^>]*>(.*?)</(?:div|p)>', page, flags=re.S)
         words = {w for t in texts for w in re.findall(r"[A-Za-z]{3,}", refs.sub(" ", re.sub(r"<[^>]+>", " ", t)))}
         assert words <= ENGLISH_ALLOWED | {"Cohen", "manifest"}, sorted(words - ENGLISH_ALLOWED)
+
+
+def test_stdout_headline_lists_seed_kpis_with_targets(timing_report):
+    from pipeline.report.cli import headline
+
+    text = headline(timing_report, Path("r.html"))
+    assert "✓ 高峰时段平均等待 40.0 s (目标 ≤ 300 s)" in text and text.count("客户满意度 CSAT") == 1
+    assert "首次解决率" not in text  # no value: not judged

@@ -97,10 +97,13 @@ def cmd_report(args) -> int:
 def headline(report, out: Path) -> str:
     """What stdout says after a report: where it is, and the targets met or missed at a glance."""
     lines = [f"report: {out.resolve()}" + ("  (open it in a browser)" if out.suffix == ".html" else "")]
-    for m in report.kpis:
-        if m.target is None or m.value is None:
+    seen: set[str] = set()
+    for m in [*report.kpis, *((report.seed or {}).get("rows") or [])]:  # the seed KPIs with a target too (FCR, NPS, peak wait …)
+        if m.target is None or m.value is None or m.key in seen:
             continue
-        shown = f"{100 * m.value:.1f} %" if m.kind == "pct" else f"{m.value:.1f}"
-        goal = f"{100 * m.target:.0f} %" if m.kind == "pct" else f"{m.target:g}"
+        seen.add(m.key)
+        unit = " s" if m.kind == "seconds" else ""
+        shown = f"{100 * m.value:.1f} %" if m.kind == "pct" else f"{m.value:.1f}{unit}"
+        goal = f"{100 * m.target:.0f} %" if m.kind == "pct" else f"{m.target:g}{unit}"
         lines.append(f"  {'✓' if m.met else '✗'} {m.label} {shown} (目标 {'≥' if m.direction == 'min' else '≤'} {goal})")
     return "\n".join(lines)

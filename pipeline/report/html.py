@@ -451,6 +451,11 @@ def _short(note: str, limit: int = 60) -> str:
     return note if len(note) <= limit else note[: limit - 1] + "…"
 
 
+def _q(v) -> str:
+    shown = fmt(v, "p")
+    return shown if shown.startswith(("<", "&lt;")) else f"= {shown}"
+
+
 def sec_summary(r: Report, charts: dict[str, bytes]) -> str:
     """The executive summary (kpis.executive_summary): one screen — KPIs vs targets, what got worse, what needs action."""
     s = r.summary or {}
@@ -476,7 +481,7 @@ def sec_summary(r: Report, charts: dict[str, bytes]) -> str:
         act.append(f"<li>未达标:{esc('、'.join(s['missed']))}</li>")
     for c in s.get("coach", []):
         act.append(f"<li>辅导 {esc(c['agent_name'] or '')}({esc(c['agent_id'])},{esc(c['agent_team'] or '无团队')}):{esc(c['item'])} "
-                   f"命中率 {fmt(c['rate'], 'pct')},参照 {fmt(c['reference_rate'], 'pct')}(q = {fmt(c['q_value'], 'p')})</li>")
+                   f"命中率 {fmt(c['rate'], 'pct')},参照 {fmt(c['reference_rate'], 'pct')}(q {_q(c['q_value'])})</li>")
     if not s.get("coach"):
         act.append('<li class="na">没有显著高于参照的坐席 × 扣分项(培训需求)</li>')
     if s.get("items"):
