@@ -408,11 +408,11 @@ def _prepared(inspector, turns, turn_sentiment):
 
 def test_model_anchor_fires_on_a_confident_negative_turn_without_a_lexicon_hit(tmp_path, lexicon_copy, inspector):
     rs = _rules(tmp_path, lexicon_copy, "{lexicon: negative_emotion, model: sentiment, label: negative, min_confidence: 0.6, role: customer, within_turns: 2}")
-    turns = [("customer", "这个问题你们到底能不能处理", 0), ("agent", "请您提供订单号", 5), ("customer", "好的", 9), ("agent", "已为您登记", 12)]
+    turns = [("customer", "这个问题你们能不能处理一下", 0), ("agent", "请您提供订单号", 5), ("customer", "好的", 9), ("agent", "已为您登记", 12)]
     conv = _prepared(inspector, turns, [{"turn": 0, "label": "negative", "confidence": 0.8}, {"turn": 2, "label": "neutral", "confidence": 0.7}])
     rs(conv)
     [f] = conv.findings
-    assert (f.turn, f.entry, f.evidence) == (0, "model:sentiment", "这个问题你们到底能不能处理")
+    assert (f.turn, f.entry, f.evidence) == (0, "model:sentiment", "这个问题你们能不能处理一下")
     assert (f.start, f.end) == (0, len(turns[0][1]))
     # below min_confidence: no anchor, no finding
     conv = _prepared(inspector, turns, [{"turn": 0, "label": "negative", "confidence": 0.55}, {"turn": 2, "label": "neutral", "confidence": 0.7}])
