@@ -145,7 +145,7 @@ class ModelsStage:
                 doc = conversation_document(((t.role, t.tokens or ()) for t in turns), self._issue_roles)
                 label, conf, because, proba = issue.predict(doc, explain=self.because_tokens)
             # half of real chats hold two issues (a refund *and* an invoice): the other likely ones
-            also = sorted(((float(p), c) for c, p in zip(issue.classes, proba) if c != label and p >= self.also_min), reverse=True)
+            also = sorted(((p, c) for c, p in zip(issue.classes, proba.tolist()) if c != label and p >= self.also_min), reverse=True)
             preds["issue_type"] = {"label": label, "confidence": round(conf, 4), "because": because,
                                    "also": [{"label": c, "confidence": round(p, 4)} for p, c in also[: self.also_max]]}
         if self._sent is not None:
