@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("pipeline.workbench.cli", fromlist=["add_subcommands"]).add_subcommands(sub)
     __import__("pipeline.gold.cli", fromlist=["add_subcommands"]).add_subcommands(sub)  # evaluate (issue 10)  # db, users, tokens, load, export-labels, agreement, serve (issue 5)
     __import__("pipeline.sampling.cli", fromlist=["add_subcommands"]).add_subcommands(sub)  # sample, estimate (issue 14)
+    __import__("pipeline.cases.cli", fromlist=["add_subcommands"]).add_subcommands(sub)  # cases (issue 19)
     return p
 
 

@@ -200,7 +200,12 @@ def cmd_load(args) -> int:
     for run_dir in args.run_dirs:
         with factory() as session:
             s = load_run(session, run_dir, args.inputs, config=config, progress=progress)
+            if s.cases_opened:
+                from ..cases.notify import deliver_pending  # the webhook, after the cases are committed
+
+                deliver_pending(session, config)
         older = f", {s.skipped_older} left to a newer run" if s.skipped_older else ""
+        older += f"; {s.cases_opened} 差评 cases opened" if s.cases_opened else ""
         kept = f", {s.findings_kept} reviewed findings kept" if s.findings_kept else ""
         print(f"zhijian: {run_dir}: {s.conversations} conversations — {s.inserted} new, {s.updated} updated, "
               f"{s.unchanged} unchanged{older}; {s.findings_inserted} findings written{kept}; "

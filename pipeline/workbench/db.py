@@ -379,3 +379,120 @@ class CalibrationGold(Base):
     decided_by: Mapped[str] = mapped_column(String(12))  # majority | supervisor (a tie the supervisor broke)
     accepted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --------------------------------------------------------------------------- bad-review cases (差评处理, issue 19)
+# Seed 004: a bad review (a low rating, a complaint, a third-party review) is a case that goes through the
+# agent's account, the supervisor's investigation, responsibility, measures and a 回访 to closure, on deadlines
+# (pipeline/cases/service.py; deadlines in the ``cases:`` block of pipeline/defaults.yaml).
+
+# open: waiting for the agent's 情况说明; accounted: waiting for the investigation; investigating; responsibility:
+# responsibility set, measures being decided; measures: measures under way; followed_up: 回访 done; closed
+CASE_STATES = ("open", "accounted", "investigating", "responsibility", "measures", "followed_up", "closed")
+CASE_SOURCES = ("rating", "complaint", "import", "api")
+CASE_RESPONSIBILITIES = ("individual", "teamwork", "training", "process", "external")  # 个人 / 团队协作 / 培训不足 / 流程缺陷 / 外部
+CASE_MEASURE_KINDS = ("apology", "fix", "training", "performance")  # 道歉安抚 / 问题解决 / 培训 / 绩效调整
+CASE_FOLLOW_UP_RESULTS = ("satisfied", "unsatisfied", "unreachable")
+
+
+class Case(Base):
+    """One bad review handled as a case. ``conversation_id`` None: a review or complaint that matched no
+    conversation (kept, without a transcript)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # conv:<ext_id> | import:<source>:<ref> | api:<ext_id>
+    source: Mapped[str] = mapped_column(String(16))  # one of CASE_SOURCES
+    channel: Mapped[str | None] = mapped_column(String(64))  # where the review came from: 系统评价, 天猫, 微博, 投诉电话…
+    external_ref: Mapped[str | None] = mapped_column(String(200))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"), index=True)
+    conversation_ext_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    agent_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    team: Mapped[str | None] = mapped_column(String(128))
+    customer_id: Mapped[str | None] = mapped_column(String(128))
+    rating_score: Mapped[float | None] = mapped_column(Float)
+    review_text: Mapped[str | None] = mapped_column(Text)  # the review / complaint as received (masked when shown)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # when the review was given (deadlines run from here)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)  # one of CASE_STATES
+    suggested_reason: Mapped[str | None] = mapped_column(String(16))  # the machine's class (pipeline/cases/reason.py)
+    suggestion: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # points per class + evidence
+    confirmed_reason: Mapped[str | None] = mapped_column(String(16))  # the supervisor's class at responsibility
+    responsibility: Mapped[list[Any] | None] = mapped_column(JSON)  # subset of CASE_RESPONSIBILITIES
+    account_text: Mapped[str | None] = mapped_column(Text)  # the agent's 情况说明
+    account_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    investigation: Mapped[str | None] = mapped_column(Text)  # the supervisor's findings (notes appended)
+    responsibility_note: Mapped[str | None] = mapped_column(Text)
+    apology_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the apology measure done
+    follow_up_result: Mapped[str | None] = mapped_column(String(16))  # one of CASE_FOLLOW_UP_RESULTS
+    follow_up_note: Mapped[str | None] = mapped_column(Text)
+    follow_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    account_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    apology_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    close_due: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    conversation: Mapped[Conversation | None] = relationship()
+    contacts: Mapped[list[CaseContact]] = relationship(order_by="CaseContact.id", cascade="all, delete-orphan")
+    measures: Mapped[list[CaseMeasure]] = relationship(order_by="CaseMeasure.id", cascade="all, delete-orphan")
+
+
+class CaseContact(Base):
+    """The customer contact log of the investigation (二次沟通 / 回访 calls)."""
+
+    __tablename__ = "case_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(32))  # 电话 / 短信 / 在线…
+    note: Mapped[str] = mapped_column(Text)
+
+
+class CaseMeasure(Base):
+    """A measure (道歉 / 解决 / 培训 / 绩效), each with an owner and a due date."""
+
+    __tablename__ = "case_measures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # one of CASE_MEASURE_KINDS
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseNotice(Base):
+    """An in-app notice (the 差评 badge): one per person told, read when they open the case."""
+
+    __tablename__ = "case_notices"
+    __table_args__ = (UniqueConstraint("case_id", "user_id", "event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))  # case.opened
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox and its log: written with the case (same transaction), sent after the commit,
+    retried with backoff; every attempt appended to ``attempts``."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # pending | delivered | failed
+    attempts: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{at, status, error, elapsed_ms}]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -64,6 +64,7 @@ class LoadSummary:
     findings_inserted: int = 0
     findings_removed: int = 0    # machine findings of updated conversations, without verdicts
     findings_kept: int = 0       # machine findings of updated conversations kept for their verdicts
+    cases_opened: int = 0        # 差评 cases opened (pipeline/cases/service.py: bad rating or complaint)
     elapsed_s: float = 0.0
 
     @property
@@ -359,6 +360,9 @@ def load_run(
                 progress(summary)
     if batch:
         changed_any |= _load_batch(session, batch, transcript, pii, run, summary, settings["risk"], max_score, this_started, run_started)
+    from ..cases.service import open_cases_for_run  # issue 19: a bad rating or a complaint opens a 差评 case
+
+    summary.cases_opened = len(open_cases_for_run(session, run.id, config))
     summary.elapsed_s = round(time.perf_counter() - t0, 3)
     if changed_any:
         after = {k: v for k, v in summary.as_dict().items() if k not in ("run_dir", "elapsed_s", "per_s")}

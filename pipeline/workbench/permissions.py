@@ -45,14 +45,18 @@ ACTIONS = (
     "view_audit",      # read the audit log
     "calibrate",       # the calibration pages; score blind in a session one takes part in (calibration.py)
     "run_calibration", # create a calibration session, close it, accept its consensus as gold labels
+    "view_cases",      # the 差评 cases one may see (agents: their own) — pipeline/cases/service.py
+    "account_case",    # write the agent's 情况说明 on one's own case (the agent's own voice)
+    "handle_cases",    # investigate, set responsibility and measures, record the 回访, close
 )
 
 POLICY: dict[str, frozenset[str]] = {
-    "admin": frozenset(ACTIONS) - {"appeal"},  # an appeal is the agent's own voice
+    "admin": frozenset(ACTIONS) - {"appeal", "account_case"},  # an appeal and a 情况说明 are the agent's own voice
     "supervisor": frozenset({"review", "assign", "dispute", "sign_off", "see_unmasked", "view_queue",
-                             "view_agreement", "export_labels", "view_audit", "calibrate", "run_calibration"}),
+                             "view_agreement", "export_labels", "view_audit", "calibrate", "run_calibration",
+                             "view_cases", "handle_cases"}),
     "inspector": frozenset({"review", "dispute", "view_queue", "calibrate"}),
-    "agent": frozenset({"appeal"}),
+    "agent": frozenset({"appeal", "view_cases", "account_case"}),
 }
 
 # Statuses an unassigned conversation sits in the inspectors' pool with.
