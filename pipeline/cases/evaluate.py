@@ -10,7 +10,6 @@ figures are accuracy, Cohen's κ, the share where the suggestion is the gold rea
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +27,13 @@ def read_jsonl(path: str | Path, what: str) -> list[dict[str, Any]]:
         hint = (" — the gold labels are being produced (two annotators + an adjudicator, data/cases/RUBRIC.md); "
                 "run this again once the file is there") if what == "gold" else ""
         raise EvaluationError(f"{what} file {p} does not exist{hint}")
-    rows = []
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise EvaluationError(f"{p} line {n}: not JSON ({e.msg})") from None
-    return rows
+    from ..config import ConfigError
+    from ..gold.labels import read_jsonl as read_lines
+
+    try:
+        return read_lines(p)
+    except ConfigError as e:
+        raise EvaluationError(str(e)) from None
 
 
 def check_gold(gold: list[dict[str, Any]], path: str | Path) -> dict[str, dict[str, Any]]:

@@ -336,17 +336,15 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
         raise CaseError(f"找不到文件 {p}")
-    text = p.read_text(encoding="utf-8-sig")
     if p.suffix.lower() in (".jsonl", ".json"):
-        rows = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise CaseError(f"{p} 第 {n} 行不是 JSON({e.msg})") from None
-        return rows
-    return list(csv.DictReader(io.StringIO(text)))
+        from ..config import ConfigError
+        from ..gold.labels import read_jsonl
+
+        try:
+            return read_jsonl(p)
+        except ConfigError as e:
+            raise CaseError(f"{p} 有一行不是 JSON:{e}") from None
+    return list(csv.DictReader(io.StringIO(p.read_text(encoding="utf-8-sig"))))
 
 
 def _match_by_customer(session: Session, customer_id: str, at: datetime, window_h: float) -> Conversation | None:
