@@ -49,6 +49,7 @@ RESULT_COLUMNS = [
     ("sentiment", "string"),
     ("sentiment_confidence", "float64"),
     ("customer_end", "string"),
+    ("questions_json", "string"),  # the scorecard questions' answers (docs/QUESTIONS.md) as JSON; null when none was answered
     ("warnings", "list<string>"),
     ("source_path", "string"),
     ("source_line", "int64"),
@@ -96,6 +97,14 @@ def _get(d: dict | None, key: str):
     return d.get(key) if isinstance(d, dict) else None
 
 
+def _questions_json(questions: list[dict[str, Any]] | None) -> str | None:
+    if not questions:
+        return None
+    import orjson
+
+    return orjson.dumps(questions).decode()
+
+
 def _str_or_none(v):
     return None if v is None else str(v)
 
@@ -129,6 +138,7 @@ def result_row(r: ConversationResult) -> dict[str, Any]:
         "sentiment": _get(r.sentiment, "label"),
         "sentiment_confidence": _get(r.sentiment, "confidence"),
         "customer_end": _get(r.sentiment, "customer_end"),
+        "questions_json": _questions_json(r.questions),
         "warnings": r.warnings,
         "source_path": _get(r.source, "path"),
         "source_line": _get(r.source, "line"),

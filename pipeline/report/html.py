@@ -23,6 +23,7 @@ SECTIONS = [
     ("trends", "趋势与预测"),
     ("agents", "坐席与团队"),
     ("issues", "问题类型"),
+    ("questions", "评分表问题"),
     ("bad-reviews", "差评分析"),
     ("verdicts", "机器与人工一致性"),
     ("method", "口径说明"),
@@ -381,6 +382,23 @@ def sec_issues(r: Report, charts: dict[str, bytes]) -> str:
                                     ("low_confidence", "置信度偏低", lambda row: "⚠ 是" if row.get("low_confidence") else "")]))
 
 
+QUESTION_COLUMNS = [("text", "问题", "text"), ("conversations", "会话", "count"), ("answered", "有回答", "count"),
+                    ("yes_share", "答「是」", "pct"), ("no_share", "答「否」", "pct"), ("other_share", "其他答案", "pct"),
+                    ("needs_review_share", "置信度不足", "pct"), ("status", "状态", "text"),
+                    ("held_out_macro_f1", "保留集 macro-F1", "ratio"), ("baseline_macro_f1", "总答多数的 macro-F1", "ratio"),
+                    ("held_out_kappa", "与人的 κ", "ratio")]
+
+
+def sec_questions(r: Report, charts: dict[str, bytes]) -> str:
+    q = r.questions
+    note = f'<div class="note">{esc(q["note"])}</div>' if q["note"] else ""
+    team = ""
+    if q["by_team"] is not None:
+        team = ("<h3>各团队「问题未解决」的比例(模型判断)</h3>"
+                + table(q["by_team"], [("team", "团队", "text"), ("answered", "有回答", "count"), ("unresolved_share", "未解决", "pct")]))
+    return note + table(q["table"], QUESTION_COLUMNS) + team
+
+
 def sec_bad(r: Report, charts: dict[str, bytes]) -> str:
     b = r.bad_reviews
     if not b.get("count"):
@@ -588,12 +606,12 @@ def sec_seed(r: Report, charts: dict[str, bytes]) -> str:
 RENDERERS: dict[str, Callable[[Report, dict[str, bytes]], str]] = {
     "summary": sec_summary, "seed": sec_seed,
     "kpi": sec_kpi, "trends": sec_trends, "agents": sec_agents, "issues": sec_issues, "bad-reviews": sec_bad,
-    "verdicts": sec_verdicts, "method": sec_method,
+    "verdicts": sec_verdicts, "method": sec_method, "questions": sec_questions,
 }
 
 
 def visible_sections(r: Report) -> list[tuple[str, str]]:
-    return [(k, t) for k, t in SECTIONS if k != "verdicts" or r.verdicts is not None]
+    return [(k, t) for k, t in SECTIONS if (k != "verdicts" or r.verdicts is not None) and (k != "questions" or r.questions is not None)]
 
 
 def section_html(key: str, r: Report, charts: dict[str, bytes]) -> str:

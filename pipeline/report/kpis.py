@@ -573,12 +573,15 @@ def seed_kpis(conv: pd.DataFrame, rs, daily: pd.DataFrame, periods: dict, config
     """The seed KPI table (``rows``) and its detail tables."""
     r = rs.results
     fcr, fcr_detail = fcr_kpi(conv, r, wb, config)
+    from .questions import resolution_kpi
+
+    resolved = resolution_kpi(r, config)
     ratings = rating_kpis(conv, config)
     complaints, cases = complaint_kpis(conv, rs.findings, config)
     timing, hours = timing_kpis(conv, r, wb, config)
     error = error_rate_kpi(conv, rs.verdicts, wb, config)
     wb_kpis, wb_detail = workbench_section(conv, wb, config)
-    rows = [fcr, *ratings, *complaints, *timing, error, *wb_kpis]
+    rows = [fcr, resolved, *ratings, *complaints, *timing, error, *wb_kpis]
     return {"rows": rows, "fcr": fcr_detail, "peak_hours": hours, "complaint_cases": cases,
             "cases_shown": int(config["report"]["kpis"]["complaint_cases_shown"]),
             "workbench": wb_detail or None, "same_period": same_period(daily, rs.history, periods, config)}

@@ -24,7 +24,7 @@ RESULT_COLUMNS = [
     "id", "score", "grade", "review_needed", "findings", "deductions", "fatal", "channel", "started_at",
     "agent_id", "agent_name", "agent_team", "rating_score", "rating_comment", "turns",
     "first_response_s", "avg_response_s", "max_response_s", "issue_type", "issue_type_confidence",
-    "sentiment", "sentiment_confidence", "customer_end",
+    "sentiment", "sentiment_confidence", "customer_end", "questions_json",
     # calls only (pipeline/call_timing.py); null for chats and for runs made before issue 18
     "interruptions", "silence_total_s", "silence_max_s", "agent_talk_share", "agent_chars_per_s",
     "customer_start",  # not written yet: the customer's first-turn sentiment (else read from results.jsonl)

@@ -98,6 +98,7 @@ class Report:
     calls_by_team: pd.DataFrame | None = None  # the same per team
     seed: dict[str, Any] | None = None  # seed KPIs (kpis.seed_kpis): rows (SeedKpi), peak hours, complaint cases, workbench, same period
     summary: dict[str, Any] | None = None  # the executive summary (kpis.executive_summary)
+    questions: dict[str, Any] | None = None  # scorecard questions' answers (report/questions.py); None: no run carries any
 
 
 # ------------------------------------------------------------------------------------------------
@@ -719,6 +720,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
     """All the report's numbers from the runs' tables (see docs/REPORTS.md for each definition);
     ``workbench``: a :class:`~.workbench.WorkbenchData` read beforehand (reviews, disputes, customer ids)."""
     from .kpis import executive_summary, seed_kpis
+    from .questions import question_section
 
     rep = config["report"]
     conv = conversation_flags(rs, config)
@@ -805,6 +807,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         calls=call_timing_table(rs.results, rs.findings),
         calls_by_team=call_timing_table(rs.results, rs.findings, by="team"),
         seed=seed,
+        questions=question_section(rs.results, config),
     )
     report.summary = executive_summary(report, config)
     return report

@@ -224,6 +224,10 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
                                 ("n", "n", "count"), ("direction", "方向", "text"), ("target", "目标", "@kind"),
                                 ("met", "达标", "text"), ("note", "说明", "text")], note=note)
     seed_sheets(wb, r, max_detail_rows)
+    if r.questions is not None:
+        from .html import QUESTION_COLUMNS
+
+        write_table(wb, "评分表问题", r.questions["table"], QUESTION_COLUMNS, note=r.questions["note"])
     ws2, h = write_table(wb, "等级分布", r.grade_mix, [("grade", "等级", "text"), ("conversations", "会话", "count"), ("share", "占比", "pct")])
     _bar_chart(ws2, "等级分布", h, len(r.grade_mix), [2], "E2")
     write_table(wb, "规则命中", r.rule_hits, [("label", "类别", "text"), ("rule", "规则", "text"), ("kind", "类型", "text"),
