@@ -136,7 +136,7 @@ def test_sample_load_marks_the_queue_and_estimate_reads_the_reviews(loaded, tmp_
     assert main(["estimate", str(run), "--database-url", url, "--json"]) == 0
     got = orjson.loads(capsys.readouterr().out)
     rows = {r["rule"]: r for r in got["rows"]}
-    assert "stratified sample" in got["notes"][0] and "20 reviewed" in got["notes"][0]
+    assert "分层抽样" in got["notes"][0] and "已复核并计入 20 个" in got["notes"][0]
     assert all(r["n"] == 20 and r["N"] == len(results) for r in rows.values())
     assert rows["forbidden.phrase"]["classical"] == 0 and rows["forbidden.phrase"]["machine_rate"] > 0
     assert rows["forbidden.phrase"]["ppi"] < rows["forbidden.phrase"]["machine_rate"]  # the rectifier takes the false alarms off
@@ -146,3 +146,15 @@ def test_sample_load_marks_the_queue_and_estimate_reads_the_reviews(loaded, tmp_
     assert main(["estimate", str(run), "--database-url", url, "--by", "team"]) == 0
     table = capsys.readouterr().out
     assert "团队" in table and "PPI 估计" in table and "(任一扣分项)" in table
+
+    # the report pointed at the workbench shows the same estimates (section 缺陷率估计, sheet 缺陷率估计)
+    from pipeline.report.workbench import read_workbench
+
+    wb = read_workbench(url, cfg, with_durations=False, run_dirs=[str(run)])
+    shown = wb.estimates["table"].set_index("rule")
+    for rule, r in rows.items():
+        assert shown.loc[rule, "n"] == r["n"] and shown.loc[rule, "ppi"] == pytest.approx(r["ppi"], nan_ok=True)
+    html = tmp_path / "report.html"
+    assert main(["report", str(run), "--out", str(html), "--database-url", url]) == 0
+    page = html.read_text(encoding="utf-8")
+    assert 'id="estimates"' in page and "PPI 估计" in page and "分层抽样" in page

@@ -47,10 +47,10 @@ def test_estimate_from_a_sample_file_equals_the_loaded_sample(loaded, tmp_path, 
         s.commit()
 
     from_file = _estimate(capsys, str(run), "--database-url", url, "--sample", str(out))
-    assert "stratified sample s.jsonl" in from_file["notes"][0] and "12 reviewed" in from_file["notes"][0]
+    assert "分层抽样 s.jsonl" in from_file["notes"][0] and "已复核并计入 12 个" in from_file["notes"][0]
     assert all(r["n"] == 12 for r in from_file["rows"])
     without = _estimate(capsys, str(run), "--database-url", url)
-    assert "no stratified sample loaded" in without["notes"][0]  # the default still reads the workbench
+    assert "没有加载分层样本" in without["notes"][0]  # the default still reads the workbench
 
     # the same sample loaded into the workbench gives the same estimate
     assert main(["sample", str(run), "--size", "30", "--by", "team", "--seed", "5", "--out", str(tmp_path / "again.jsonl"),

@@ -58,7 +58,8 @@ def cmd_report(args) -> int:
             from ..workbench.database import database_url
             from .workbench import read_workbench
 
-            workbench = read_workbench(database_url(config, getattr(args, "database_url", None)), config, set(runs.results["id"]))
+            workbench = read_workbench(database_url(config, getattr(args, "database_url", None)), config, set(runs.results["id"]),
+                                       run_dirs=[r["path"] for r in runs.runs])
     except (ConfigError, ReportInputError) as e:
         print(f"zhijian: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -26,6 +26,7 @@ SECTIONS = [
     ("questions", "评分表问题"),
     ("bad-reviews", "差评分析"),
     ("verdicts", "机器与人工一致性"),
+    ("estimates", "缺陷率估计"),
     ("method", "口径说明"),
 ]
 CSS = """
@@ -399,6 +400,27 @@ def sec_questions(r: Report, charts: dict[str, bytes]) -> str:
     return note + table(q["table"], QUESTION_COLUMNS) + team
 
 
+def _interval(low: str, high: str):
+    return lambda row: ("—" if row.get(low) is None or row.get(low) != row.get(low)
+                        else f"[{fmt(row.get(low), 'pct')}, {fmt(row.get(high), 'pct')}]")
+
+
+ESTIMATE_COLUMNS = [("rule", "规则", "text"), ("N", "会话数 N", "count"), ("n", "已复核 n", "count"),
+                    ("machine_rate", "机器检出率", "pct"), ("classical", "人工估计", "pct"),
+                    ("classical_low", "Wilson 区间", _interval("classical_low", "classical_high")),
+                    ("ppi", "PPI 估计", "pct"), ("ppi_low", "PPI 区间", _interval("ppi_low", "ppi_high")),
+                    ("n_effective", "等效样本量", "count")]
+
+
+def sec_estimates(r: Report, charts: dict[str, bytes]) -> str:
+    e = r.estimates
+    notes = "".join(f'<div class="note">{esc(n)}</div>' for n in e["notes"])
+    expl = ("<p class='small'>缺陷率 = 人工复核后仍成立的扣分项所在会话的占比。人工估计只用复核过的样本(Wilson 区间);"
+            "PPI(prediction-powered)= 机器在全部会话上的检出率 + 样本上人工与机器之差,区间更窄时等效样本量更大。"
+            "与 zhijian estimate RUN_DIR… --by rule 相同(docs/SAMPLING.md)。</p>")
+    return notes + expl + table(e["table"], ESTIMATE_COLUMNS)
+
+
 def sec_bad(r: Report, charts: dict[str, bytes]) -> str:
     b = r.bad_reviews
     if not b.get("count"):
@@ -606,12 +628,13 @@ def sec_seed(r: Report, charts: dict[str, bytes]) -> str:
 RENDERERS: dict[str, Callable[[Report, dict[str, bytes]], str]] = {
     "summary": sec_summary, "seed": sec_seed,
     "kpi": sec_kpi, "trends": sec_trends, "agents": sec_agents, "issues": sec_issues, "bad-reviews": sec_bad,
-    "verdicts": sec_verdicts, "method": sec_method, "questions": sec_questions,
+    "verdicts": sec_verdicts, "method": sec_method, "questions": sec_questions, "estimates": sec_estimates,
 }
 
 
 def visible_sections(r: Report) -> list[tuple[str, str]]:
-    return [(k, t) for k, t in SECTIONS if (k != "verdicts" or r.verdicts is not None) and (k != "questions" or r.questions is not None)]
+    optional = {"verdicts": r.verdicts, "questions": r.questions, "estimates": r.estimates}
+    return [(k, t) for k, t in SECTIONS if k not in optional or optional[k] is not None]
 
 
 def section_html(key: str, r: Report, charts: dict[str, bytes]) -> str:

@@ -99,6 +99,7 @@ class Report:
     seed: dict[str, Any] | None = None  # seed KPIs (kpis.seed_kpis): rows (SeedKpi), peak hours, complaint cases, workbench, same period
     summary: dict[str, Any] | None = None  # the executive summary (kpis.executive_summary)
     questions: dict[str, Any] | None = None  # scorecard questions' answers (report/questions.py); None: no run carries any
+    estimates: dict[str, Any] | None = None  # defect rates from the reviewed sample (workbench.estimates); None: no workbench or no review
 
 
 # ------------------------------------------------------------------------------------------------
@@ -808,6 +809,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         calls_by_team=call_timing_table(rs.results, rs.findings, by="team"),
         seed=seed,
         questions=question_section(rs.results, config),
+        estimates=workbench.estimates if workbench is not None else None,
     )
     report.summary = executive_summary(report, config)
     return report

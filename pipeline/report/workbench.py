@@ -39,6 +39,7 @@ class WorkbenchData:
     read_at: datetime
     durations: pd.Series | None = None  # ext_id → handling time (s) from the transcript's timestamps, when asked
     notes: list[str] = field(default_factory=list)
+    estimates: dict[str, Any] | None = None  # {"table", "notes"}: defect rates per rule from the reviewed sample (issue 14), when run dirs are given
 
 
 def _readonly_engine(url: str):
@@ -99,9 +100,11 @@ def handling_time_s(turns: list[Any] | None) -> float | None:
 
 
 def read_workbench(url: str, config: dict, ext_ids: set[str] | None = None, *, with_durations: bool = True,
-                   now: datetime | None = None) -> WorkbenchData:
+                   now: datetime | None = None, run_dirs: list[str] | None = None) -> WorkbenchData:
     """Everything the report takes from the workbench; a database that can't be read is a
-    ReportInputError naming it (exit 2)."""
+    ReportInputError naming it (exit 2). With ``run_dirs``, also the defect-rate estimates of
+    `zhijian estimate` (per rule: the reviewers' verdicts on the stratified sample, Wilson and
+    prediction-powered intervals — pipeline/sampling, docs/SAMPLING.md)."""
     from sqlalchemy import select
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
@@ -142,6 +145,7 @@ def read_workbench(url: str, config: dict, ext_ids: set[str] | None = None, *, w
                         if d is not None:
                             out[ext_id] = d
                 durations = pd.Series(out, dtype="float64")
+            estimates = _estimates(s, run_dirs, config) if run_dirs else None
             s.rollback()
     except SQLAlchemyError as e:
         raise ReportInputError(f"workbench database {safe}: cannot read it ({type(e).__name__}: {str(e).splitlines()[0]}); "
@@ -153,4 +157,22 @@ def read_workbench(url: str, config: dict, ext_ids: set[str] | None = None, *, w
             df[c] = [_utc(v) for v in df[c]]
     return WorkbenchData(url=safe, conversations=conv, reviews=reviews, disputes=disputes, verdicts=verdicts, users=users,
                          counted=counted, rule_precision=precision, score_agreement=scores,
-                         read_at=now or datetime.now(timezone.utc), durations=durations)
+                         read_at=now or datetime.now(timezone.utc), durations=durations, estimates=estimates)
+
+
+def _estimates(session, run_dirs: list[str], config: dict) -> dict[str, Any] | None:
+    """`zhijian estimate RUN_DIR… --by rule` on the report's runs, read in the report's read-only
+    session; None when no conversation of these runs has a counted review yet."""
+    from ..sampling.estimate import estimate_table, human_labels
+    from ..sampling.population import PopulationError, read_population
+    from ..workbench.sampling import latest_sample
+
+    try:
+        pop = read_population(run_dirs, config)
+    except PopulationError as e:
+        return {"table": None, "notes": [str(e)]}
+    labels = human_labels(session, list(pop.conversations["id"]))
+    if not labels.defects:
+        return None
+    table, notes = estimate_table(pop, labels, latest_sample(session), "rule", float(config["sampling"]["interval"]))
+    return {"table": table, "notes": notes}

@@ -228,6 +228,12 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
         from .html import QUESTION_COLUMNS
 
         write_table(wb, "评分表问题", r.questions["table"], QUESTION_COLUMNS, note=r.questions["note"])
+    if r.estimates is not None:
+        write_table(wb, "缺陷率估计", r.estimates["table"], [
+            ("rule", "规则", "text"), ("N", "会话数 N", "count"), ("n", "已复核 n", "count"), ("machine_rate", "机器检出率", "pct"),
+            ("classical", "人工估计", "pct"), ("classical_low", "Wilson 下限", "pct"), ("classical_high", "Wilson 上限", "pct"),
+            ("ppi", "PPI 估计", "pct"), ("ppi_low", "PPI 下限", "pct"), ("ppi_high", "PPI 上限", "pct"),
+            ("n_effective", "等效样本量", "count")], note=";".join(r.estimates["notes"]))
     ws2, h = write_table(wb, "等级分布", r.grade_mix, [("grade", "等级", "text"), ("conversations", "会话", "count"), ("share", "占比", "pct")])
     _bar_chart(ws2, "等级分布", h, len(r.grade_mix), [2], "E2")
     write_table(wb, "规则命中", r.rule_hits, [("label", "类别", "text"), ("rule", "规则", "text"), ("kind", "类型", "text"),

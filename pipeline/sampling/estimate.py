@@ -99,13 +99,13 @@ def estimate_table(population: Population, labels: HumanLabels, sample: dict | N
         design = Design.from_dict(sample["design"])
         in_sample = set(sample["ids"])
         labelled = conv["id"].isin(in_sample) & conv["id"].isin(labels.defects)
-        notes.append(f"human sample: the stratified sample {sample['sample']} ({len(in_sample)} drawn, {int(labelled.sum())} "
-                     f"reviewed and counted so far); strata {' × '.join(design.by + [design.bands])}")
+        notes.append(f"人工样本:分层抽样 {sample['sample']}(抽取 {len(in_sample)} 个,已复核并计入 {int(labelled.sum())} 个);"
+                     f"分层:{' × '.join(design.by + [design.bands])}")
     else:
         design = Design(bands="flagged")
         labelled = conv["id"].isin(labels.defects)
-        notes.append(f"no stratified sample loaded (zhijian sample … --load): using all {int(labelled.sum())} reviewed "
-                     "conversations, stratified by machine flag — reviewers chose them, so the estimates may be biased")
+        notes.append(f"没有加载分层样本(zhijian sample … --load):用全部 {int(labelled.sum())} 个已复核会话,按机器是否标记分层——"
+                     "这些会话是复核员挑的,估计可能有偏")
     stratum = strata(conv, design).to_numpy()
     f_keys = population.findings[population.findings["defect"]]
     machine: dict[tuple[str, str], set[str]] = {}
