@@ -41,10 +41,12 @@ REASON_LABELS = {"fatal": "红线", "score.low": "低分", "complaint.risk": "�
 def review_in_words(review: dict[str, Any] | None) -> str:
     """``{"needed": True, "reasons": ["fatal", "score.low"]}`` → 「需人工复核:红线、低分」."""
     review = review or {}
+    skipped = "、".join(REASON_LABELS.get(r, r) for r in review.get("skipped") or [])
+    tail = f"(可信规则免复核:{skipped})" if skipped else ""  # review.skip_review_for_trusted_rules (pipeline/trust.py)
     if not review.get("needed"):
-        return "无需人工复核"
+        return "无需人工复核" + tail
     reasons = "、".join(REASON_LABELS.get(r, r) for r in review.get("reasons") or [])
-    return f"需人工复核:{reasons}" if reasons else "需人工复核"
+    return (f"需人工复核:{reasons}" if reasons else "需人工复核") + tail
 
 
 def in_calibration_sample(conversation_id: str, seed: int, rate: float) -> bool:

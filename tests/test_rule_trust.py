@@ -238,3 +238,11 @@ def test_skip_review_for_trusted_rules_changes_only_the_listed_rules_reasons(tmp
             left = ["calibration.sample"]  # a clean conversation again: it may be sampled
         assert after["review"] == {"needed": bool(left), "reasons": left, "skipped": ["complaint.risk"]}
     assert changed and any(not r["review"]["needed"] for r in skipped if r["review"].get("skipped"))
+
+
+def test_skipped_reasons_are_said_in_words():
+    from pipeline.review_flags import review_in_words
+
+    assert review_in_words({"needed": False, "reasons": [], "skipped": ["complaint.risk"]}) == "无需人工复核(可信规则免复核:投诉风险)"
+    assert review_in_words({"needed": True, "reasons": ["fatal"], "skipped": ["score.low"]}) == "需人工复核:红线(可信规则免复核:低分)"
+    assert review_in_words({"needed": True, "reasons": ["fatal"]}) == "需人工复核:红线"
