@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import ConfigError, load_config, working_path
-from pipeline.workbench import api, audit, auth, calibration, calibration_pages, database, permissions, queue, transcript, users
+from pipeline.workbench import (api, audit, auth, calibration, calibration_pages, case_pages, database, permissions, queue,
+                                transcript, users)
 from pipeline.workbench.ids import parse_id
 from pipeline.workbench import review as workflow
 from pipeline.workbench.db import ROLES, AuditEntry, Conversation, Dispute, Finding, Review, Run, User
@@ -111,6 +112,7 @@ def create_app(config: dict | None = None, database_url: str | None = None) -> F
     _add_error_handlers(app, templates)
     _add_pages(app)
     calibration_pages.install(app)  # /calibration…: blind calibration sessions (校准)
+    case_pages.install(app)  # /cases…: bad reviews handled as cases (差评处理, issue 19)
     api.install(app, config=config, session_factory=factory)  # POST /api/v1/inspect (bearer tokens, no cookies)
 
     return app
@@ -311,6 +313,8 @@ def _nav(user: User | None) -> list[tuple[str, str]]:
         items.append(("/agreement", "一致性"))
     if permissions.can(user, "calibrate"):
         items.append(("/calibration", "校准"))
+    if permissions.can(user, "view_cases"):
+        items.append(("/cases", "我的差评" if user.role == "agent" else "差评"))
     if permissions.can(user, "manage_users"):
         items.append(("/users", "用户"))
     if permissions.can(user, "view_audit"):
@@ -321,7 +325,8 @@ def _nav(user: User | None) -> list[tuple[str, str]]:
 def render(request: Request, name: str, user: User | None, context: dict[str, Any] | None = None, status: int = 200):
     session = _session(request)
     flashes = session.pop("flash", [])
-    base = {"user": user, "csrf": transcript.Unmasked(session["csrf"]), "flashes": flashes, "nav": _nav(user), "path": request.url.path}
+    base = {"user": user, "csrf": transcript.Unmasked(session["csrf"]), "flashes": flashes, "nav": _nav(user), "path": request.url.path,
+            "case_badge": case_pages.badge(request, user)}  # unread 差评 notices
     return request.app.state.templates.TemplateResponse(request, name, {**base, **(context or {})}, status_code=status)
 
 

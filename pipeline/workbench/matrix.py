@@ -31,6 +31,16 @@ RELATION = {
     "/calibration/{session_id}/submit": "本会话的参与人;每条机器发现均已判定",
     "/calibration/{session_id}/close": "会话进行中",
     "/calibration/{session_id}/gold": "全部提交或已结束;平票须逐项裁定",
+    "/cases": "坐席:只列本人的差评;质检员无差评页面",
+    "/cases/{case_id}": "可见的差评(坐席:本人的),否则 404;打开即标记提醒已读",
+    "/cases/{case_id}/account": "本人作为坐席的差评,待情况说明",
+    "/cases/{case_id}/note": "已有情况说明(待调查或调查中)",
+    "/cases/{case_id}/contact": "已有情况说明,未回访",
+    "/cases/{case_id}/responsibility": "调查中;至少一项责任,原因为五类之一",
+    "/cases/{case_id}/measures": "已认定责任;负责人为在岗用户",
+    "/cases/{case_id}/measures/{measure_id}/done": "措施负责人本人或主管/管理员;措施执行中",
+    "/cases/{case_id}/follow-up": "措施全部完成",
+    "/cases/{case_id}/close": "已回访",
 }
 
 
