@@ -113,5 +113,22 @@ def deliver_pending(session: Session, config: dict, *, sleep: Callable[[float], 
     return counts
 
 
-def payload_bytes(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+_BACKGROUND: Any = None
+
+
+def deliver_in_background(session_factory: Any, config: dict) -> None:
+    """``deliver_pending`` on one background thread (the real-time API: retries and their waits must not
+    hold a request or the inspection thread). Calls queue; one sender at a time keeps the order."""
+    global _BACKGROUND
+    if not config["cases"]["webhook"].get("url"):
+        return
+    if _BACKGROUND is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zhijian-webhook")
+
+    def run() -> None:
+        with session_factory() as session:
+            deliver_pending(session, config)
+
+    _BACKGROUND.submit(run)

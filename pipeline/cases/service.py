@@ -225,7 +225,7 @@ def open_case(session: Session, config: dict, *, key: str, source: str, received
               conversation: Conversation | None = None, conversation_ext_id: str | None = None, agent_id: str | None = None,
               team: str | None = None, customer_id: str | None = None, rating_score: float | None = None,
               review_text: str | None = None, channel: str | None = None, external_ref: str | None = None,
-              actor: User | None = None) -> tuple[Case, bool]:
+              actor: User | None = None, suggestion: reasons.Suggestion | None = None) -> tuple[Case, bool]:
     """Open a case unless one with ``key`` exists: (case, created). Suggests the reason, sets the
     deadlines, tells the agent and their supervisors in-app, queues the webhook; audited ``case.open``."""
     have = session.scalar(select(Case).where(Case.key == key))
@@ -236,7 +236,7 @@ def open_case(session: Session, config: dict, *, key: str, source: str, received
         agent_id = agent_id or conversation.agent_id
         team = team or conversation.team
         customer_id = customer_id or conversation.customer_id
-    s = suggest_for(session, conversation, review_text)
+    s = suggestion if suggestion is not None else suggest_for(session, conversation, review_text)
     case = Case(key=key, source=source, channel=channel, external_ref=external_ref,
                 conversation_id=conversation.id if conversation is not None else None,
                 conversation_ext_id=conversation_ext_id, agent_id=agent_id, team=team, customer_id=customer_id,
@@ -303,6 +303,39 @@ def open_cases_for_run(session: Session, run_id: int, config: dict) -> list[Case
             conv = session.get(Conversation, ext_ids[case.conversation_ext_id])
             link(session, case, conv)
     return opened
+
+
+def opens_a_case(result: dict[str, Any], config: dict) -> str | None:
+    """Why a results line opens a case (``rating`` / ``complaint``), or None."""
+    rating = result.get("rating") if isinstance(result.get("rating"), dict) else {}
+    score = rating.get("score")
+    if isinstance(score, (int, float)) and score <= float(config["review"]["bad_rating_at_most"]):
+        return "rating"
+    if settings(config)["open_on_complaint"] and any(f.get("rule") in COMPLAINT_RULES for f in result.get("findings") or []):
+        return "complaint"
+    return None
+
+
+def open_from_result(session: Session, config: dict, result: dict[str, Any], turns: list[Any] | None) -> Case | None:
+    """The real-time API hook: a rating at or below the bad level (or a complaint) posted with a conversation
+    opens a case at once (key ``api:<id>``), its reason suggested from the API's own result; the conversation
+    is linked when a run holding it is loaded."""
+    why = opens_a_case(result, config)
+    if why is None:
+        return None
+    rating = result.get("rating") if isinstance(result.get("rating"), dict) else {}
+    agent = result.get("agent") if isinstance(result.get("agent"), dict) else {}
+    comment = rating.get("comment") if isinstance(rating.get("comment"), str) else None
+    try:
+        received = parse_time(result["started_at"], "started_at") if result.get("started_at") else utcnow()
+    except CaseError:
+        received = utcnow()
+    case, created = open_case(session, config, key=f"api:{result['id']}"[:200], source="api", received_at=received,
+                              conversation_ext_id=str(result["id"]), agent_id=agent.get("id"), team=agent.get("team"),
+                              rating_score=rating.get("score"), review_text=comment,
+                              channel="系统评价" if why == "rating" else "投诉",
+                              suggestion=reasons.suggest(result, turns, comment))
+    return case if created else None
 
 
 def link(session: Session, case: Case, conv: Conversation, actor: User | None = None) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -146,7 +147,9 @@ class RealtimeService:
         inspect_records(self.inspector, read_jsonl(SOURCE, self.validator(), data=line),
                         results.append, rejects.append, RunSummary())
         if results:
-            return Outcome(200, orjson.dumps(results[0]))  # byte for byte a line of results.jsonl
+            body_out = orjson.dumps(results[0])  # byte for byte a line of results.jsonl
+            self.open_case(body_out, line)
+            return Outcome(200, body_out)
         if rejects:
             r = rejects[0]
             status = 500 if r.reason == "internal.error" else 422
@@ -155,6 +158,24 @@ class RealtimeService:
         return Outcome(422, orjson.dumps({"id": None, "reason": "json.invalid",
                                           "detail": "the request body is empty; send one conversation as a JSON object "
                                                     '{"id": ..., "turns": [...]}'}))
+
+    def open_case(self, result_line: bytes, request_line: bytes) -> None:
+        """Issue 19: a bad rating or a complaint opens a 差评 case at once and its notice goes out (webhook on
+        a background thread). The answer is the same either way; a failure here is logged, never a 500."""
+        from ..cases import notify, service as cases
+
+        result = orjson.loads(result_line)
+        if cases.opens_a_case(result, self.config) is None:
+            return
+        try:
+            turns = orjson.loads(request_line).get("turns")
+            with self.session_factory() as session:
+                opened = cases.open_from_result(session, self.config, result, turns if isinstance(turns, list) else None)
+                session.commit()
+            if opened is not None:
+                notify.deliver_in_background(self.session_factory, self.config)
+        except Exception:  # noqa: BLE001 — the inspection answer must not depend on the case tables
+            logging.getLogger(__name__).exception("could not open a 差评 case for conversation %s", result.get("id"))
 
     def validator(self) -> Validator:
         # a fresh one per request: a run's validator refuses an id it has seen (id.duplicate), and
