@@ -311,3 +311,45 @@ def test_migration_0004_adds_and_removes_only_the_case_tables(db_url):
     assert current_revision(db_url) == "0003"
     upgrade(db_url)
     assert current_revision(db_url) == "0004" and tables() == head
+
+
+# --------------------------------------------------------------------------- zhijian cases list / export
+
+
+def test_cases_list_and_export_from_the_command_line(db_url, cfg, workbench_run_dir, tmp_path, capsys):
+    import csv
+
+    from pipeline.cases import service
+    from pipeline.workbench.database import open_database
+    from pipeline.workbench.load import load_run
+
+    engine, factory = open_database(db_url)
+    try:
+        with factory() as s:
+            load_run(s, workbench_run_dir, config=cfg)
+            fresh, _ = service.open_case(s, cfg, key="fresh", source="import", received_at=datetime.now(timezone.utc),
+                                         agent_id="A999", review_text="电话 13812345678")
+            s.commit()
+            total = s.scalar(select(func.count()).select_from(Case))
+            a010 = s.scalar(select(func.count()).select_from(Case).where(Case.agent_id == "A010"))
+            late = len(service.list_cases(s, overdue_only=True))
+            late_a010 = len(service.list_cases(s, overdue_only=True, agent="A010"))
+    finally:
+        engine.dispose()
+    args = ["--database-url", db_url]
+    assert main(["cases", "list", *args]) == 0
+    out = capsys.readouterr().out
+    assert late >= total - 3 and late_a010 and f"{total} cases, {late} overdue" in out  # the sample's reviews are weeks old
+    assert "逾期:情况说明" in out
+    lines = [l for l in out.splitlines() if l.strip()[:1].isdigit()]
+    assert lines[-1].split()[0] == str(fresh.id)  # not overdue: listed last
+    assert main(["cases", "list", "--overdue", "--agent", "A010", *args]) == 0
+    assert f"{late_a010} cases, {late_a010} overdue" in capsys.readouterr().out and late_a010 <= a010
+    assert main(["cases", "export", "--out", str(tmp_path / "cases.csv"), *args]) == 0
+    with open(tmp_path / "cases.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == total and list(rows[0]) == list(service.EXPORT_COLUMNS)
+    assert all("13812345678" not in r["review_text"] for r in rows)
+    assert main(["cases", "export", "--format", "jsonl", "--agent", "A999", *args]) == 0
+    got = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert [(r["case_id"], r["state"], r["overdue"]) for r in got] == [(fresh.id, "open", "")]
