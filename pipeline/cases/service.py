@@ -489,7 +489,7 @@ def add_note(session: Session, case: Case, note: str, actor: User) -> Case:
     _state(case, "accounted", "investigating", doing="记录调查")
     before = audit.snapshot(case, CASE_FIELDS)
     note = _text(note, "调查记录")
-    stamp = utcnow().strftime("%Y-%m-%d %H:%M")
+    stamp = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     case.investigation = ((case.investigation + "\n") if case.investigation else "") + f"[{stamp} {actor.username}] {note}"
     case.state = "investigating"
     _audit(session, actor, "case.note", case, before, note=note)
