@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from .cases import section_html as sec_cases  # 差评处理 (issue 19)
 from .change import judge_change
 from .metrics import KPI_KINDS, KPI_LABELS, Report, report_targets
 
@@ -25,6 +26,7 @@ SECTIONS = [
     ("issues", "问题类型"),
     ("questions", "评分表问题"),
     ("bad-reviews", "差评分析"),
+    ("cases", "差评处理"),
     ("verdicts", "机器与人工一致性"),
     ("estimates", "缺陷率估计"),
     ("method", "口径说明"),
@@ -629,11 +631,12 @@ RENDERERS: dict[str, Callable[[Report, dict[str, bytes]], str]] = {
     "summary": sec_summary, "seed": sec_seed,
     "kpi": sec_kpi, "trends": sec_trends, "agents": sec_agents, "issues": sec_issues, "bad-reviews": sec_bad,
     "verdicts": sec_verdicts, "method": sec_method, "questions": sec_questions, "estimates": sec_estimates,
+    "cases": sec_cases,
 }
 
 
 def visible_sections(r: Report) -> list[tuple[str, str]]:
-    optional = {"verdicts": r.verdicts, "questions": r.questions, "estimates": r.estimates}
+    optional = {"verdicts": r.verdicts, "questions": r.questions, "estimates": r.estimates, "cases": r.cases}
     return [(k, t) for k, t in SECTIONS if k not in optional or optional[k] is not None]
 
 

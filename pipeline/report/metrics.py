@@ -100,6 +100,7 @@ class Report:
     summary: dict[str, Any] | None = None  # the executive summary (kpis.executive_summary)
     questions: dict[str, Any] | None = None  # scorecard questions' answers (report/questions.py); None: no run carries any
     estimates: dict[str, Any] | None = None  # defect rates from the reviewed sample (workbench.estimates); None: no workbench or no review
+    cases: dict[str, Any] | None = None  # 差评处理 (report/cases.py); None: no workbench or no case
 
 
 # ------------------------------------------------------------------------------------------------
@@ -810,6 +811,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         seed=seed,
         questions=question_section(rs.results, config),
         estimates=workbench.estimates if workbench is not None else None,
+        cases=workbench.cases if workbench is not None else None,
     )
     report.summary = executive_summary(report, config)
     return report

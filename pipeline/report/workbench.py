@@ -40,6 +40,7 @@ class WorkbenchData:
     durations: pd.Series | None = None  # ext_id → handling time (s) from the transcript's timestamps, when asked
     notes: list[str] = field(default_factory=list)
     estimates: dict[str, Any] | None = None  # {"table", "notes"}: defect rates per rule from the reviewed sample (issue 14), when run dirs are given
+    cases: dict[str, Any] | None = None  # the 差评处理 section (report/cases.py, issue 19); None: no case tables or no case
 
 
 def _readonly_engine(url: str):
@@ -112,6 +113,7 @@ def read_workbench(url: str, config: dict, ext_ids: set[str] | None = None, *, w
 
     from ..workbench import labels
     from ..workbench.db import Conversation, Dispute, Finding, Review, User, Verdict
+    from .cases import read_cases
 
     safe = make_url(url).render_as_string(hide_password=True)
     engine = _readonly_engine(url)
@@ -146,6 +148,7 @@ def read_workbench(url: str, config: dict, ext_ids: set[str] | None = None, *, w
                             out[ext_id] = d
                 durations = pd.Series(out, dtype="float64")
             estimates = _estimates(s, run_dirs, config) if run_dirs else None
+            cases = read_cases(s, config, now)
             s.rollback()
     except SQLAlchemyError as e:
         raise ReportInputError(f"workbench database {safe}: cannot read it ({type(e).__name__}: {str(e).splitlines()[0]}); "
@@ -157,7 +160,7 @@ def read_workbench(url: str, config: dict, ext_ids: set[str] | None = None, *, w
             df[c] = [_utc(v) for v in df[c]]
     return WorkbenchData(url=safe, conversations=conv, reviews=reviews, disputes=disputes, verdicts=verdicts, users=users,
                          counted=counted, rule_precision=precision, score_agreement=scores,
-                         read_at=now or datetime.now(timezone.utc), durations=durations, estimates=estimates)
+                         read_at=now or datetime.now(timezone.utc), durations=durations, estimates=estimates, cases=cases)
 
 
 def _estimates(session, run_dirs: list[str], config: dict) -> dict[str, Any] | None:
