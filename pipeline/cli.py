@@ -51,7 +51,7 @@ def cmd_inspect(args) -> int:
 def _inspect(inputs: list[str], out: str, config: dict, mask: bool, args) -> int:
     from .ingest import expand_inputs
     from .progress import Progress, count_records_upfront
-    from .run import run_inspection
+    from .runner import run_inspection
 
     progress = Progress(count_records_upfront(expand_inputs(inputs)), quiet=args.quiet)
     try:
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         from .ingest import InputError
     except ImportError:  # pragma: no cover — ingest is part of the package
         InputError = ConfigError  # type: ignore[misc,assignment]
-    from .run import RunDirError
+    from .runner import RunDirError
 
     try:
         return args.func(args)

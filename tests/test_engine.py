@@ -381,7 +381,7 @@ def test_an_unexpected_error_on_one_conversation_becomes_a_reject(inspector, mon
 
 
 def test_auto_workers_one_for_a_small_input_every_core_for_a_big_one():
-    from pipeline.run import auto_workers
+    from pipeline.runner import auto_workers
 
     n, why = auto_workers(8, [{"path": "a.jsonl", "bytes": 400_000}], 8_000_000)
     assert n == 1 and "0.4 MB" in why and "--workers" in why

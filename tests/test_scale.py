@@ -92,7 +92,7 @@ def test_dask_engine_gives_identical_outputs(reference, corpus, small_partitions
 def test_dask_worker_killed_mid_run_loses_nothing(reference, corpus, small_partitions, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     from pipeline.config import load_config
-    from pipeline.run import run_inspection
+    from pipeline.runner import run_inspection
 
     config = load_config(small_partitions)
     out = tmp_path / "dask-kill"
