@@ -188,10 +188,10 @@ def _conversation(server):
 
 
 @pytest.mark.parametrize("username, nav, heading", [
-    ("admin", ["队列", "我的任务", "争议", "一致性", "校准", "用户", "审计"], "复核队列"),
-    ("sup", ["队列", "我的任务", "争议", "一致性", "校准", "审计"], "复核队列"),
+    ("admin", ["队列", "我的任务", "争议", "一致性", "校准", "差评", "用户", "审计"], "复核队列"),
+    ("sup", ["队列", "我的任务", "争议", "一致性", "校准", "差评", "审计"], "复核队列"),
     ("insp", ["队列", "我的任务", "校准"], "我的任务"),
-    ("agent", ["我的会话"], "我的会话"),
+    ("agent", ["我的会话", "我的差评"], "我的会话"),
 ])
 def test_each_role_logs_in_and_sees_its_menu(browser, server, username, nav, heading):
     person = Person(browser, server, username)

@@ -105,7 +105,7 @@ def _schema_diff(url):
 def test_upgrade_on_empty_database_builds_exactly_the_models(db_url):
     assert current_revision(db_url) is None
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0003"
+    assert current_revision(db_url) == head_revision() == "0004"
     assert _schema_diff(db_url) == []
     engine = make_engine(db_url)
     try:
@@ -268,11 +268,11 @@ def test_users_and_tokens_commands(db_url, monkeypatch, capsys):
 # --------------------------------------------------------------------------- permissions
 
 EXPECTED_ACTIONS = {
-    "admin": set(permissions.ACTIONS) - {"appeal"},  # an appeal is the agent's own
+    "admin": set(permissions.ACTIONS) - {"appeal", "account_case"},  # an appeal and a 差评 情况说明 are the agent's own
     "supervisor": {"review", "assign", "dispute", "sign_off", "see_unmasked", "view_queue", "view_agreement", "export_labels",
-                   "view_audit", "calibrate", "run_calibration"},
+                   "view_audit", "calibrate", "run_calibration", "view_cases", "handle_cases"},
     "inspector": {"review", "dispute", "view_queue", "calibrate"},
-    "agent": {"appeal"},
+    "agent": {"appeal", "view_cases", "account_case"},
 }
 
 
