@@ -3,7 +3,14 @@
 Chinese labels need a CJK font: :func:`setup_fonts` takes the first installed family of
 ``report.charts.fonts`` (Debian: ``fonts-noto-cjk`` → "Noto Sans CJK SC"), looking in the system
 font folders itself when matplotlib's font cache predates the font's installation. Without one the
-charts still render, with a warning that Chinese labels will show as boxes.
+charts still render, with a warning that Chinese labels will show as boxes; :func:`render_all`
+says so too (``Charts.cjk_font_missing``), and the HTML page shows a notice.
+
+Every chart function takes ``dpi`` and returns PNG bytes — or, with ``dpi=None``, the matplotlib
+:class:`~matplotlib.figure.Figure` it built (what the tests inspect: target lines, legends outside the
+axes). Conventions (issue 13): a KPI with a target in ``report.targets`` gets a dashed line at the
+target, labelled 「目标 ≥ / ≤ value」 (:func:`target_line`); a legend never sits on the data — it goes
+below the figure or to the right of the axes; many series are small multiples, not one tangle.
 """
 
 from __future__ import annotations
@@ -32,6 +39,15 @@ REASON_COLORS = {"服务态度": "#c44e52", "专业能力": "#8172b2", "响应�
 _FONT_GLOBS = ["/usr/share/fonts/**/*CJK*.tt[cf]", "/usr/share/fonts/**/*CJK*.otf", "/usr/share/fonts/**/wqy*.tt[cf]",
                "/usr/share/fonts/**/*SourceHan*.otf", "/usr/local/share/fonts/**/*.tt[cf]", "C:/Windows/Fonts/msyh.tt[cf]"]
 _font_used: list[str | None] = []
+TARGET_COLOR = "#c44e52"
+
+
+class Charts(dict):
+    """Chart name → PNG bytes, and whether the charts were drawn without a CJK font (their Chinese
+    labels are boxes then: the HTML page says so at the top)."""
+
+    cjk_font: str | None = None
+    cjk_font_missing: bool = False
 
 
 def setup_fonts(families: list[str]) -> str | None:
@@ -66,7 +82,9 @@ def _fig(w: float = 8.0, h: float = 3.2) -> Figure:
     return Figure(figsize=(w, h), layout="constrained")
 
 
-def _png(fig: Figure, dpi: int) -> bytes:
+def _png(fig: Figure, dpi: int | None) -> bytes | Figure:
+    if dpi is None:  # the Figure itself, for tests and callers that want to inspect or restyle it
+        return fig
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
@@ -78,6 +96,34 @@ def _pct_axis(ax, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=None))
 
 
+def _fmt_target(value: float, kind: str) -> str:
+    if kind == "pct":
+        return f"{value:.1%}".replace(".0%", "%")
+    if kind == "seconds":
+        return f"{value:g} 秒"
+    return f"{value:g}"
+
+
+def target_line(ax, key: str, targets: dict[str, tuple[float, str]], kind: str = "pct", color: str = TARGET_COLOR):
+    """The target of ``key`` (from ``report.targets``) as a dashed horizontal line across ``ax``, labelled
+    「目标 ≤ 1%」 at its right end; the y-range is widened to show it. Nothing without a target."""
+    if key not in targets:
+        return None
+    value, direction = targets[key]
+    label = f"目标 {'≥' if direction == 'min' else '≤'} {_fmt_target(value, kind)}"
+    line = ax.axhline(value, color=color, ls="--", lw=1, label="目标", gid=f"target:{key}")
+    ax.annotate(label, (1.0, value), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=7, color=color,
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85}, zorder=5, gid=f"target-label:{key}")
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(min(lo, value), max(hi, value * 1.15 if value > 0 else hi))
+    return line
+
+
+def _legend_below(fig: Figure, handles, labels, ncols: int = 5) -> None:
+    """One figure legend under the axes (constrained layout keeps it off the data)."""
+    fig.legend(handles, labels, frameon=False, fontsize=8, loc="outside lower center", ncols=min(ncols, max(1, len(labels))))
+
+
 def _short_days(days) -> list[str]:
     return [str(d)[5:] for d in days]
 
@@ -87,7 +133,7 @@ def _ok(v) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------
-def grade_mix(r: Report, dpi: int) -> bytes | None:
+def grade_mix(r: Report, dpi: int | None) -> bytes | Figure | None:
     g = r.grade_mix
     if g["conversations"].sum() == 0:
         return None
@@ -103,7 +149,7 @@ def grade_mix(r: Report, dpi: int) -> bytes | None:
     return _png(fig, dpi)
 
 
-def rule_hits(r: Report, dpi: int) -> bytes | None:
+def rule_hits(r: Report, dpi: int | None) -> bytes | Figure | None:
     t = r.rule_hits
     if t.empty:
         return None
@@ -120,7 +166,7 @@ def rule_hits(r: Report, dpi: int) -> bytes | None:
     return _png(fig, dpi)
 
 
-def first_response(r: Report, dpi: int) -> bytes | None:
+def first_response(r: Report, dpi: int | None) -> bytes | Figure | None:
     d = r.first_response_dist
     if d is None or d.empty:
         return None
@@ -137,11 +183,11 @@ def first_response(r: Report, dpi: int) -> bytes | None:
     ax.set_ylabel("会话数")
     sla = r.meta["first_response_sla_s"]
     ax.set_title("首次响应时间分布(SLA: " + ", ".join(f"{k} {v}s" for k, v in sla.items() if k != "default") + ")")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="渠道", title_fontsize=8)
     return _png(fig, dpi)
 
 
-def daily_volume_score(r: Report, dpi: int) -> bytes | None:
+def daily_volume_score(r: Report, dpi: int | None) -> bytes | Figure | None:
     d = r.daily
     if d is None or len(d) < 2:
         return None
@@ -152,16 +198,14 @@ def daily_volume_score(r: Report, dpi: int) -> bytes | None:
     ax.set_ylabel("会话数")
     ax2 = ax.twinx()
     ax2.plot(x, d["avg_score"], color="#3b6fb6", marker="o", ms=3, label="平均分")
-    t = r.meta["targets"].get("avg_score_min")
-    if t is not None:
-        ax2.axhline(t, color="#c44e52", ls="--", lw=1, label=f"目标 {t:g}")
+    target_line(ax2, "avg_score", report_targets(r), "score")
     ax2.set_ylabel("平均分")
     ax2.spines["right"].set_visible(True)
     _days_ticks(ax, d["day"])
     ax.set_title("每日会话数与平均分")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax2.legend(h1 + h2, l1 + l2, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3, fontsize=8)
+    _legend_below(fig, h1 + h2, l1 + l2)
     return _png(fig, dpi)
 
 
@@ -171,30 +215,41 @@ def _days_ticks(ax, days, max_ticks: int = 15) -> None:
     ax.set_xticks(np.arange(0, n, step), _short_days(list(days)[::step]))
 
 
-def daily_rates(r: Report, dpi: int) -> bytes | None:
+DAILY_RATE_KEYS = ["first_response_sla_compliance", "csat", "bad_rating_rate", "complaint_risk_rate", "fatal_rate",
+                   "customer_negative_rate", "negative_recovery_rate"]
+
+
+def daily_rates(r: Report, dpi: int | None) -> bytes | Figure | None:
+    """每日比率: one small panel per daily rate that has data (rates of 0.5 % and 60 % can't share an
+    axis), each with its own y-range and its target line; one legend below the panels."""
     d = r.daily
     if d is None or len(d) < 2:
         return None
-    fig = _fig(8, 3.4)
-    axes = fig.subplots(1, 2)
+    keys = [k for k in DAILY_RATE_KEYS if k in d.columns and d[k].notna().any()]
+    if not keys:
+        return None
+    targets = report_targets(r)
+    cols = min(4, len(keys))
+    rows = math.ceil(len(keys) / cols)
+    fig = _fig(8, 0.6 + 2.1 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     x = np.arange(len(d))
-    ax = axes[0]
-    ax.plot(x, d["first_response_sla_compliance"], color="#3b6fb6", marker="o", ms=3, label="首响达标率")
-    t = r.meta["targets"].get("first_response_sla_compliance_min")
-    if t is not None:
-        ax.axhline(t, color="#c44e52", ls="--", lw=1, label=f"目标 ≥ {t:.0%}")
-    _pct_axis(ax)
-    _days_ticks(ax, d["day"], 7)
-    ax.set_title("首响达标率")
-    ax.legend(frameon=False, fontsize=8)
-    ax = axes[1]
-    for i, key in enumerate(["bad_rating_rate", "complaint_risk_rate", "fatal_rate", "customer_negative_rate"]):
-        if d[key].notna().any():
-            ax.plot(x, d[key], marker="o", ms=3, color=PALETTE[(i + 1) % len(PALETTE)], label=KPI_LABELS[key])
-    _pct_axis(ax)
-    _days_ticks(ax, d["day"], 7)
-    ax.set_title("每日比率")
-    ax.legend(frameon=False, fontsize=8)
+    for ax, key in zip(axes, keys):
+        ax.plot(x, d[key], marker="o", ms=2.5, lw=1.2, color="#3b6fb6", label="每日实际")
+        ax.set_ylim(0, min(1.05, max(float(np.nanmax(d[key])) * 1.15, 0.001)))  # zero-based, never far above 100 %
+        target_line(ax, key, targets)
+        _pct_axis(ax)
+        _days_ticks(ax, d["day"], 4)
+        ax.tick_params(labelsize=7)
+        ax.set_title(KPI_LABELS[key], fontsize=9)
+    for ax in axes[len(keys):]:
+        ax.set_visible(False)
+    fig.suptitle("每日比率(每格一个指标,纵轴各自从 0 开始)", fontsize=10)
+    handles: dict[str, Any] = {}
+    for ax in axes[:len(keys)]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    _legend_below(fig, list(handles.values()), list(handles))
     return _png(fig, dpi)
 
 
@@ -205,7 +260,7 @@ def forecast_panels(r: Report) -> list[dict[str, Any]]:
              "method": f.method} for k, f in r.forecasts.items() if f is not None]
 
 
-def forecasts(r: Report, dpi: int) -> bytes | None:
+def forecasts(r: Report, dpi: int | None) -> bytes | Figure | None:
     panels = forecast_panels(r)
     if not panels:
         return None
@@ -216,13 +271,14 @@ def forecasts(r: Report, dpi: int) -> bytes | None:
     fig = _fig(8, 2.5 * rows)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     hist_days = [date.fromisoformat(x) for x in r.daily["day"]]
+    targets_all = report_targets(r)
     for ax, p in zip(axes, panels):
         key, fc = p["key"], p["forecast"]
         ax.plot(hist_days, r.daily[key], color="#3b6fb6", marker="o", ms=2, lw=1, label="实际")
         ax.plot(fc.days, fc.yhat, color="#e07b39", lw=1.5, label="预测")
         ax.fill_between(fc.days, fc.lo, fc.hi, color="#e07b39", alpha=0.2, label="预测区间")
-        if p["target"] is not None:
-            ax.axhline(p["target"], color="#c44e52", lw=1, ls="--", label="目标")
+        target_line(ax, key, targets_all if p["target"] is not None else {},
+                    "count" if key == "conversations" else "score" if key == "avg_score" else "pct")
         ax.set_title(p["label"], fontsize=9)
         if key != "conversations" and key != "avg_score":
             _pct_axis(ax)
@@ -261,7 +317,7 @@ def agent_ranking_data(r: Report, top: int) -> dict[str, Any] | None:
     }
 
 
-def agent_ranking(r: Report, dpi: int, top: int) -> bytes | None:
+def agent_ranking(r: Report, dpi: int | None, top: int) -> bytes | Figure | None:
     d = agent_ranking_data(r, top)
     if d is None:
         return None
@@ -285,23 +341,49 @@ def agent_ranking(r: Report, dpi: int, top: int) -> bytes | None:
     return _png(fig, dpi)
 
 
-def team_trend(r: Report, dpi: int) -> bytes | None:
+TEAM_PANELS_MAX = 12  # small multiples: one panel per team; more teams → the lowest-scoring 12
+
+
+def team_trend_teams(r: Report) -> tuple[list[str], int]:
+    """The teams the trend chart draws, in panel order (lowest mean score first: those needing
+    attention come first), and how many teams there are in all."""
+    order = r.team_daily.mean(axis=0).sort_values(kind="stable")
+    return [str(t) for t in order.index[:TEAM_PANELS_MAX]], len(order)
+
+
+def team_trend(r: Report, dpi: int | None) -> bytes | Figure | None:
+    """各团队每日平均分 as small multiples: one panel per team (its line in colour, the other teams in
+    light grey behind it for context), a shared y-axis and the 平均分 target in each panel."""
     td = r.team_daily
     if td is None or td.empty or len(td) < 2:
         return None
-    fig = _fig(8, 2.8)
-    ax = fig.subplots()
+    teams, total = team_trend_teams(r)
+    cols = min(4, len(teams))
+    rows = math.ceil(len(teams) / cols)
+    fig = _fig(8, 0.7 + 1.7 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)).ravel()
     x = np.arange(len(td))
-    for i, team in enumerate(td.columns):
-        ax.plot(x, td[team], marker="o", ms=3, color=PALETTE[i % len(PALETTE)], label=str(team))
-    _days_ticks(ax, td.index)
-    ax.set_ylabel("平均分")
-    ax.set_title("各团队每日平均分")
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    targets = report_targets(r)
+    by_name = {str(c): c for c in td.columns}
+    for i, (ax, team) in enumerate(zip(axes, teams)):
+        for other in td.columns:
+            if str(other) != team:
+                ax.plot(x, td[other], color="#d9d9d9", lw=0.8, zorder=1)
+        ax.plot(x, td[by_name[team]], color=PALETTE[i % len(PALETTE)], marker="o", ms=2, lw=1.4, label=team, zorder=3, gid=f"team:{team}")
+        target_line(ax, "avg_score", targets, "score")
+        ax.set_title(team, fontsize=9)
+        ax.tick_params(labelsize=7)
+    lo = float(np.nanmin(td.values))
+    axes[0].set_ylim(max(0.0, min(lo, targets.get("avg_score", (lo, ""))[0]) - 5), 100)
+    _days_ticks(axes[0], td.index, 4)
+    for ax in axes[len(teams):]:
+        ax.set_visible(False)
+    more = f";共 {total} 个团队,显示平均分最低的 {len(teams)} 个" if total > len(teams) else ""
+    fig.suptitle(f"各团队每日平均分(每格一个团队,灰线为其他团队{more})", fontsize=10)
     return _png(fig, dpi)
 
 
-def team_items(r: Report, dpi: int) -> bytes | None:
+def team_items(r: Report, dpi: int | None) -> bytes | Figure | None:
     m = r.team_items
     if m is None or m.empty:
         return None
@@ -322,7 +404,7 @@ def team_items(r: Report, dpi: int) -> bytes | None:
     return _png(fig, dpi)
 
 
-def issue_pareto(r: Report, dpi: int) -> bytes | None:
+def issue_pareto(r: Report, dpi: int | None) -> bytes | Figure | None:
     t = r.issue_types
     if t is None or t.empty:
         return None
@@ -342,7 +424,7 @@ def issue_pareto(r: Report, dpi: int) -> bytes | None:
     return _png(fig, dpi)
 
 
-def issue_quality(r: Report, dpi: int) -> bytes | None:
+def issue_quality(r: Report, dpi: int | None) -> bytes | Figure | None:
     t = r.issue_types
     if t is None or t.empty:
         return None
@@ -358,15 +440,17 @@ def issue_quality(r: Report, dpi: int) -> bytes | None:
     if t["customer_negative_rate"].notna().any():
         axes[1].bar(x, t["customer_negative_rate"].fillna(0), color="#c44e52")
         axes[1].set_title("各问题类型客户负面率")
+        target_line(axes[1], "customer_negative_rate", report_targets(r), color="#333333")
     else:
         axes[1].bar(x, t["bad_rating_rate"].fillna(0), color="#e07b39")
         axes[1].set_title("各问题类型差评率(暂无情绪数据)")
+        target_line(axes[1], "bad_rating_rate", report_targets(r), color="#333333")
     axes[1].set_xticks(x, names, rotation=40, ha="right", fontsize=7)
     _pct_axis(axes[1])
     return _png(fig, dpi)
 
 
-def bad_reasons(r: Report, dpi: int) -> bytes | None:
+def bad_reasons(r: Report, dpi: int | None) -> bytes | Figure | None:
     b = r.bad_reviews
     if not b.get("count"):
         return None
@@ -385,7 +469,7 @@ def bad_reasons(r: Report, dpi: int) -> bytes | None:
     return _png(fig, dpi)
 
 
-def _stacked(ax, table, classes, horizontal: bool, legend_outside: bool = True) -> None:
+def _stacked(ax, table, classes, horizontal: bool) -> None:
     cols = [c for c in classes if c in table.columns]
     base = np.zeros(len(table))
     idx = [str(i) for i in table.index]
@@ -396,13 +480,10 @@ def _stacked(ax, table, classes, horizontal: bool, legend_outside: bool = True) 
         else:
             ax.bar(idx, vals, bottom=base, color=REASON_COLORS.get(c, "#8c8c8c"), label=c)
         base += vals
-    if legend_outside:
-        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    else:
-        ax.legend(frameon=False, fontsize=7)
+    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the axes, off the bars
 
 
-def bad_by_day(r: Report, dpi: int) -> bytes | None:
+def bad_by_day(r: Report, dpi: int | None) -> bytes | Figure | None:
     b = r.bad_reviews
     d = b.get("by_day")
     if d is None or len(d) < 2:
@@ -416,11 +497,11 @@ def bad_by_day(r: Report, dpi: int) -> bytes | None:
         base += d[c].values
     _days_ticks(ax, d.index)
     ax.set_title("每日差评数(按原因)")
-    ax.legend(frameon=False, fontsize=7, ncols=5)
+    _legend_below(fig, *ax.get_legend_handles_labels())
     return _png(fig, dpi)
 
 
-def bad_by_agent(r: Report, dpi: int, top: int) -> bytes | None:
+def bad_by_agent(r: Report, dpi: int | None, top: int) -> bytes | Figure | None:
     b = r.bad_reviews
     a = b.get("by_agent")
     if a is None or a.empty:
@@ -435,7 +516,7 @@ def bad_by_agent(r: Report, dpi: int, top: int) -> bytes | None:
     return _png(fig, dpi)
 
 
-def verdict_precision(r: Report, dpi: int) -> bytes | None:
+def verdict_precision(r: Report, dpi: int | None) -> bytes | Figure | None:
     v = r.verdicts
     if not v or v.get("per_rule") is None or v["per_rule"].empty:
         return None
@@ -456,7 +537,7 @@ def verdict_precision(r: Report, dpi: int) -> bytes | None:
 def render_all(r: Report, config: dict[str, Any]) -> dict[str, bytes]:
     """Every chart that has data, by name."""
     ch = config["report"]["charts"]
-    setup_fonts(list(ch["fonts"]))
+    font = setup_fonts(list(ch["fonts"]))
     dpi = int(ch["dpi"])
     top = int(config["report"]["top_agents"])
     makers = {
@@ -476,7 +557,8 @@ def render_all(r: Report, config: dict[str, Any]) -> dict[str, bytes]:
         "bad_by_agent": lambda: bad_by_agent(r, dpi, top),
         "verdict_precision": lambda: verdict_precision(r, dpi),
     }
-    out = {}
+    out = Charts()
+    out.cjk_font, out.cjk_font_missing = font, font is None
     for name, make in makers.items():
         png = make()
         if png:

@@ -645,12 +645,25 @@ def section_html(key: str, r: Report, charts: dict[str, bytes]) -> str:
     return f'<section id="{key}"><h2>{esc(title)}</h2>{RENDERERS[key](r, charts)}</section>'
 
 
+CJK_FONT_NOTICE = ("注意:生成本报告的机器上没有找到中文字体,图表中的中文标签可能显示为方框(□)。表格和数字不受影响。"
+                   "解决办法:安装中文字体(Debian / Ubuntu:sudo apt-get install fonts-noto-cjk),"
+                   "或在配置文件的 report.charts.fonts 中写上本机已安装的中文字体名称,然后重新生成报告。")
+
+
+def cjk_font_notice(charts: dict[str, bytes]) -> str:
+    """The notice at the top of the page when the charts were drawn without a CJK font
+    (``charts.render_all`` found none of ``report.charts.fonts``); empty otherwise."""
+    if not charts or not getattr(charts, "cjk_font_missing", False):
+        return ""
+    return f'<div class="note" id="cjk-font-missing" role="alert">{esc(CJK_FONT_NOTICE)}</div>'
+
+
 def render_html(r: Report, charts: dict[str, bytes], title: str = "质检报告") -> str:
     m = r.meta
     span = f"{m['first_day']} – {m['last_day']}" if m.get("first_day") else "没有写明日期的会话"
     sub = (f"{span} · {m['coverage']['inspected']:,} 个会话 · {m['agents']} 名坐席 · {m['teams']} 个团队 · "
            f"{len(m['runs'])} 个运行 · 生成于 {esc(m['generated_at'])}")
-    notes = "".join(f'<div class="note">{esc(n)}</div>' for n in r.notes)
+    notes = cjk_font_notice(charts) + "".join(f'<div class="note">{esc(n)}</div>' for n in r.notes)
     secs = visible_sections(r)
     nav = "".join(f'<a href="#{k}">{esc(t)}</a>' for k, t in secs)
     body = "".join(section_html(k, r, charts) for k, _ in secs)

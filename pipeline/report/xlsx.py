@@ -8,6 +8,7 @@ column that mixes KPIs (概览, 期间对比, 预测) takes each row's number fo
 from __future__ import annotations
 
 import math
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ FORMATS = {"pct": "0.0%", "score": "0.0", "seconds": "0.0", "count": "#,##0", "i
            "count_change": "+#,##0;-#,##0;0"}
 DIRECTION = {"min": "至少", "max": "至多"}
 VERDICT_COLOUR = {"good": "2F8A4A", "bad": "C0392B"}  # the HTML report's --good / --bad
+
+
+COLUMN_WIDTH_MAX = 60
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a fixed-width cell: a wide or full-width character (CJK, full-width
+    punctuation — East Asian Width W / F) counts two, any other one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _met(met: bool | None) -> str | None:
@@ -75,10 +85,10 @@ def write_table(wb, title: str, df: pd.DataFrame | None, cols: list[tuple[str, s
             number_kind = row_kinds[kind[1:]][i] if kind.startswith("@") else kind
             if number_kind in FORMATS:
                 cell.number_format = FORMATS[number_kind]
-    for j, (c, header, kind) in enumerate(cols, 1):
-        sample = [len(str(_cell(v) or "")) for v in data[c][:200]]
-        width = max([len(header) * 2] + [min(60, s + 2) for s in sample]) if kind == "text" else max(10, len(header) * 2)
-        ws.column_dimensions[get_column_letter(j)].width = min(60, width)
+    for j, (c, header, kind) in enumerate(cols, 1):  # Excel's width is in columns of "0": a CJK character takes two
+        head = display_width(header) + 2
+        width = max([head] + [display_width(str(_cell(v) or "")) + 2 for v in data[c][:200]]) if kind == "text" else max(10, head)
+        ws.column_dimensions[get_column_letter(j)].width = min(COLUMN_WIDTH_MAX, width)
     ws.freeze_panes = ws.cell(row=row0 + 1, column=1)
     return ws, row0
 
