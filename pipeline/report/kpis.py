@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .change import judge_change
+from .keys import inner_join
 from .mask import mask_pii
 from .metrics import KPI_DEFS, KPI_LABELS, judge, targets_of
 
@@ -355,7 +356,7 @@ def error_rate_kpi(conv: pd.DataFrame, verdicts: pd.DataFrame | None, wb, config
     if verdicts is None:
         return _kpi("error_rate", "差错率", "pct", None, 0, config, seed, ERROR_FORMULA, "RUN_DIR/verdicts.* 或工作台数据库",
                     "没有人工复核结果(运行里没有 verdicts 文件,也没有连接工作台数据库 --database-url)")
-    v = verdicts.merge(conv[["run", "id"]], left_on=["run", "conversation_id"], right_on=["run", "id"], how="inner")
+    v = inner_join(verdicts, ["run", "conversation_id"], conv[["run", "id"]], ["run", "id"])
     reviewed = set(zip(v["run"], v["conversation_id"]))
     if not reviewed:
         return _kpi("error_rate", "差错率", "pct", None, 0, config, seed, ERROR_FORMULA, "RUN_DIR/verdicts.*",

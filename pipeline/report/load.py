@@ -83,6 +83,31 @@ def _coerce(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _day(s: Any) -> str | None:
+    return s[:10] if isinstance(s, str) and _DAY.match(s) else None
+
+
+def _days(started_at: pd.Series) -> pd.Series:
+    """The calendar day written in each ``started_at`` ("2026-11-23T20:09:34+08:00" → "2026-11-23"), None when
+    there is none — vectorized with pyarrow; values its ASCII regex doesn't match (not strings, or digits
+    other than 0–9, which Python's ``\\d`` accepts) go through :func:`_day` one by one, so the result is the same."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = started_at.to_numpy(dtype=object)
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # something other than strings: the slow path
+        return started_at.map(_day)
+    ok = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"), False).to_numpy(zero_copy_only=False)
+    day = pc.utf8_slice_codeunits(arr, 0, 10).to_numpy(zero_copy_only=False)
+    out = np.where(ok, day, None)
+    for i in np.flatnonzero(~ok & pd.notna(values)):
+        out[i] = _day(values[i])
+    return pd.Series(out, index=started_at.index)  # dtype inferred as map() infers it
+
+
 def _customer_start_from_jsonl(path: Path, ids: set[str]) -> dict[str, str | None]:
     """The first customer turn's sentiment label per conversation, from ``results.jsonl``."""
     out: dict[str, str | None] = {}
@@ -256,7 +281,7 @@ def load_runs(paths: list[str | Path]) -> RunSet:
             notes.append("以下运行的 manifest 没有运行时间,去重时视为比有时间的运行更早(同类之间按给出顺序):" + "、".join(untimed))
     res = _coerce(res)
     fnd = _coerce(fnd)
-    res["day"] = res["started_at"].map(lambda s: s[:10] if isinstance(s, str) and _DAY.match(s) else None)
+    res["day"] = _days(res["started_at"])
     ver = _coerce(pd.concat(verdicts, ignore_index=True)) if verdicts else None
     return RunSet(results=res, findings=fnd, runs=runs, verdicts=ver, notes=notes, history=history)
 

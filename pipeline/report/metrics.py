@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .forecast import Forecast, linear_forecast, seasonal_forecast
+from .keys import inner_join, pair_isin
 from .load import RunSet
 from .mask import mask_pii
 
@@ -140,14 +141,15 @@ def conversation_flags(rs: RunSet, config: dict) -> pd.DataFrame:
     r = rs.results
     rep = config["report"]
     sla = config["timing"]["first_response_sla_s"]
-    sla_s = r["channel"].map(lambda c: sla.get(c, sla["default"]) if isinstance(c, str) else sla["default"]).astype(float)
+    codes, channels = pd.factorize(r["channel"])  # one lookup per channel, not per row; a missing channel (−1) → default
+    per_channel = [sla.get(c, sla["default"]) if isinstance(c, str) else sla["default"] for c in channels] + [sla["default"]]
+    sla_s = pd.Series(np.asarray(per_channel, dtype=float)[codes], index=r.index)
     fr = r["first_response_s"]
     bad_at_most = config["review"]["bad_rating_at_most"]
     satisfied_at_least = rep["csat_satisfied_at_least"]
     neg = rep["negative_label"]
     f = rs.findings
-    complaint_keys = set(zip(f.loc[f["rule"] == "complaint.risk", "run"], f.loc[f["rule"] == "complaint.risk", "conversation_id"]))
-    keys = list(zip(r["run"], r["id"]))
+    cr = f[f["rule"] == "complaint.risk"]
     conv = pd.DataFrame({
         "run": r["run"], "id": r["id"], "day": r["day"], "channel": r["channel"],
         "agent_id": r["agent_id"], "agent_name": r["agent_name"], "agent_team": r["agent_team"],
@@ -155,7 +157,7 @@ def conversation_flags(rs: RunSet, config: dict) -> pd.DataFrame:
         "first_response_s": fr, "sla_s": sla_s,
         "sla_ok": np.where(fr.notna(), (fr <= sla_s).astype(float), np.nan),
         "avg_response_s": r["avg_response_s"],
-        "complaint": [k in complaint_keys for k in keys],
+        "complaint": pair_isin(r["run"], r["id"], cr["run"], cr["conversation_id"]),
         "rating_score": r["rating_score"], "rating_comment": r["rating_comment"],
         "rated": r["rating_score"].notna(),
         "bad": np.where(r["rating_score"].notna(), (r["rating_score"] <= bad_at_most).astype(float), np.nan),
@@ -169,11 +171,15 @@ def conversation_flags(rs: RunSet, config: dict) -> pd.DataFrame:
     return conv
 
 
+GROUP_KPI_INPUTS = ["score", "fatal", "review_needed", "first_response_s", "sla_ok", "avg_response_s", "complaint", "rated", "bad",
+                    "satisfied", "negative", "recovered"]  # the columns group_kpis reads (besides ``by``)
+
+
 def group_kpis(conv: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
     """The KPI table of ``conv`` grouped by ``by`` (None: one row, index 0). Rates are means of
     the flags over the rows where the flag applies; the ``*_n`` columns are those denominators."""
     if by is None:
-        g = conv.assign(_all=0).groupby("_all")
+        g = conv[GROUP_KPI_INPUTS].assign(_all=0).groupby("_all")  # only the inputs: no copy of every column
     else:
         g = conv.groupby(by, dropna=True, sort=True)
     fr = g["first_response_s"]
@@ -406,7 +412,7 @@ def training_tables(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) ->
     if ded.empty or conv.empty:
         return pd.DataFrame(columns=cols_t), pd.DataFrame(columns=cols_i), pd.DataFrame()
     ded = ded.assign(item=ded["item"].where(ded["item"].notna(), ded["rule"]))
-    joined = ded.merge(conv[["run", "id", "agent_id", "agent_team"]], left_on=["run", "conversation_id"], right_on=["run", "id"], how="inner")
+    joined = inner_join(ded, ["run", "conversation_id"], conv[["run", "id", "agent_id", "agent_team"]], ["run", "id"])
     hit_conv = joined.drop_duplicates(["run", "conversation_id", "item"])  # a conversation counts once per item
     n_total = len(conv)
     all_hits = hit_conv.groupby("item").size()
@@ -434,7 +440,7 @@ def training_tables(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) ->
     per = per.sort_values(["agent_id", "count", "item"], ascending=[True, False, True])
     training = per[cols_t].reset_index(drop=True)
     # per item
-    conv_with = joined.drop_duplicates(["run", "conversation_id", "item"]).groupby("item").size()
+    conv_with = all_hits  # conversations with the item: hit_conv is joined without repeats of (run, conversation, item)
     needing = per[per["need"]].groupby("item")["agent_id"].agg(list)
     examples = {}
     for item, ev in joined.dropna(subset=["evidence"]).groupby("item")["evidence"]:
@@ -508,7 +514,7 @@ def call_timing_table(results: pd.DataFrame, findings: pd.DataFrame, by: str = "
 def first_response_table(conv: pd.DataFrame) -> pd.DataFrame:
     if conv.empty:
         return pd.DataFrame()
-    c = conv.assign(channel=conv["channel"].fillna("(未知)"))
+    c = conv[GROUP_KPI_INPUTS + ["sla_s"]].assign(channel=conv["channel"].fillna("(未知)"))  # only what is used: no copy of every column
     k = group_kpis(c, "channel")
     k["sla_s"] = c.groupby("channel")["sla_s"].first()
     t = k[["sla_s", "conversations", "first_response_n", "first_response_mean", "first_response_p50", "first_response_p90",
@@ -522,7 +528,7 @@ FR_BINS = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300]
 
 def first_response_distribution(conv: pd.DataFrame) -> pd.DataFrame:
     """Conversations per first-response bin (lower edges ``FR_BINS``; the last bin is open) and channel."""
-    timed = conv[conv["first_response_s"].notna()]
+    timed = conv.loc[conv["first_response_s"].notna(), ["first_response_s", "channel"]]
     if timed.empty:
         return pd.DataFrame()
     edges = FR_BINS + [float("inf")]
@@ -577,14 +583,17 @@ def bad_review_section(conv: pd.DataFrame, findings: pd.DataFrame, config: dict,
         return out
     clf = classifier or load_classifier(config)
     out["classes"] = clf.classes
-    keys = set(zip(bad["run"], bad["id"]))
-    f = findings[[k in keys for k in zip(findings["run"], findings["conversation_id"])]] if len(findings) else findings
+    f = findings[pair_isin(findings["run"], findings["conversation_id"], bad["run"], bad["id"])] if len(findings) else findings
     rules_of = f.groupby(["run", "conversation_id"])["rule"].agg(frozenset).to_dict() if len(f) else {}
     hits_cache = {c: clf.comment_hits(c) for c in bad["rating_comment"].dropna().unique()}
     rows = []
+    classified: dict = {}  # (comment, rules) → classification: bad reviews repeat a few comments and rule sets
     for row in bad.itertuples(index=False):
         comment = row.rating_comment
-        cl = clf.classify(comment, rules_of.get((row.run, row.id), frozenset()), comment_hits=hits_cache.get(comment, []))
+        rules = rules_of.get((row.run, row.id), frozenset())
+        cl = classified.get((comment, rules))
+        if cl is None:
+            cl = classified[(comment, rules)] = clf.classify(comment, rules, comment_hits=hits_cache.get(comment, []))
         rows.append({
             "id": row.id, "day": row.day, "agent_id": row.agent_id, "agent_name": row.agent_name, "agent_team": row.agent_team,
             "channel": row.channel, "rating_score": row.rating_score, "has_comment": isinstance(comment, str) and bool(comment.strip()),
@@ -604,8 +613,9 @@ def bad_review_section(conv: pd.DataFrame, findings: pd.DataFrame, config: dict,
         by_class[f"by_{basis}"] = detail[detail["basis"] == basis]["reason"].value_counts().reindex(classes, fill_value=0)
     # a comment's reason "backed" when a finding points at the same class
     rule_class = {r: e.category for e in clf.entries for r in e.rules}
-    backed = detail[detail["basis"] == "comment"].apply(lambda d: any(rule_class.get(r) == d["reason"] for r in d["rules"]), axis=1)
     from_comment = detail[detail["basis"] == "comment"]
+    backed = pd.Series([any(rule_class.get(r) == reason for r in rules) for reason, rules in zip(from_comment["reason"], from_comment["rules"])],
+                       index=from_comment.index, dtype=bool)
     backable = set(rule_class.values())  # classes some finding rule can point at
     by_class["backed_by_findings"] = [
         (float(backed[from_comment["reason"] == c].mean()) if c in backable and (from_comment["reason"] == c).any() else None)
@@ -644,10 +654,7 @@ def verdict_section(conv: pd.DataFrame, findings: pd.DataFrame, verdicts: pd.Dat
     """Per-rule precision and machine–human agreement from reviewers' verdicts (docs/REPORTS.md)."""
     if verdicts is None:
         return None
-    keys = set(zip(conv["run"], conv["id"]))
-    vk = list(zip(verdicts["run"], verdicts["conversation_id"]))
-    known = [k in keys for k in vk]
-    v = verdicts[known]
+    v = verdicts[pair_isin(verdicts["run"], verdicts["conversation_id"], conv["run"], conv["id"])]
     out: dict[str, Any] = {"rows": len(verdicts), "unmatched": int(len(verdicts) - len(v))}
     reviewed = sorted(set(zip(v["run"], v["conversation_id"])))
     out["conversations"] = len(reviewed)
@@ -656,7 +663,7 @@ def verdict_section(conv: pd.DataFrame, findings: pd.DataFrame, verdicts: pd.Dat
         return out
     rev = pd.DataFrame(reviewed, columns=["run", "conversation_id"])
     v_all, v = v, v[v["rule"].notna()]  # rows with only a human_score count the conversation as reviewed
-    fr = findings.merge(rev, on=["run", "conversation_id"], how="inner")
+    fr = findings[pair_isin(findings["run"], findings["conversation_id"], rev["run"], rev["conversation_id"])].reset_index(drop=True)
     machine = fr.groupby(["run", "conversation_id", "rule"]).size().rename("machine")
     counts = v.groupby(["run", "conversation_id", "rule", "verdict"]).size().unstack(fill_value=0)
     for c in ("confirmed", "rejected", "missed"):

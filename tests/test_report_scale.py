@@ -1,0 +1,47 @@
+"""The report's faster paths for 30 days × 100 k conversations (issue 13, item 5) give the same answers as
+the per-row code they replaced. No timing here: bench/report_history.py --scale measures (docs/PERFORMANCE.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+RUNS = [0, 0, 1, 1, 2, 0]
+IDS = ["a", "b", "a", "c", "a", "z"]
+
+
+@pytest.mark.parametrize("in_runs, in_ids", [([0, 1, 1], ["a", "a", "b"]), ([], []), ([2], ["a"]), ([0, 0], ["z", "z"])])
+def test_pair_isin_is_tuple_membership(in_runs, in_ids):
+    from pipeline.report.keys import pair_isin
+
+    want = [k in set(zip(in_runs, in_ids)) for k in zip(RUNS, IDS)]
+    assert pair_isin(np.array(RUNS), IDS, np.array(in_runs, dtype=int), in_ids).tolist() == want
+    assert pair_isin([], [], in_runs, in_ids).tolist() == []
+
+
+def test_inner_join_is_the_merge():
+    from pipeline.report.keys import inner_join
+
+    # as the loader gives them: strings as object columns with None (load._coerce)
+    left = pd.DataFrame({"run": [1, 0, 0, 1, 2, 0], "conversation_id": ["a", "b", "a", "x", "a", "b"], "item": list("pqrstu")},
+                        dtype=object).astype({"run": int})
+    right = pd.DataFrame({"run": [0, 0, 1, 2], "id": ["a", "b", "a", "b"], "agent_id": ["A1", None, "A3", "A4"],
+                          "agent_team": ["一组", "二组", None, "一组"]}, dtype=object).astype({"run": int})
+    got = inner_join(left, ["run", "conversation_id"], right, ["run", "id"])
+    want = left.merge(right, left_on=["run", "conversation_id"], right_on=["run", "id"], how="inner")
+    pd.testing.assert_frame_equal(got, want)
+    dup = pd.concat([right, right.iloc[:1]], ignore_index=True)  # a repeated key: merge's answer (rows multiply)
+    pd.testing.assert_frame_equal(inner_join(left, ["run", "conversation_id"], dup, ["run", "id"]),
+                                  left.merge(dup, left_on=["run", "conversation_id"], right_on=["run", "id"], how="inner"))
+
+
+def test_days_is_the_per_row_day():
+    from pipeline.report.load import _day, _days
+
+    values = ["2026-11-23T20:09:34+08:00", None, "x", "２０２６-１１-２３T00:00", "2026-1-2", "2026-11-23", "2026-11-2x"]
+    for vals in (values, [None, None], [], ["2026-01-01T00:00:00Z"] * 3):
+        s = pd.Series(vals, dtype=object)
+        pd.testing.assert_series_equal(_days(s), s.map(_day))
+    mixed = pd.Series(["2026-11-23T01:00", 5, None], dtype=object)  # not all strings: the per-row path
+    pd.testing.assert_series_equal(_days(mixed), mixed.map(_day))
