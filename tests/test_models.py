@@ -163,6 +163,62 @@ def test_temperature_recovers_the_scale_the_labels_were_drawn_at_and_ece_measure
     assert sum(b["n"] for b in table) == len(y)
 
 
+def test_the_temperature_curve_finds_the_scale_of_a_model_trained_on_more_data_than_its_fold_models():
+    """Decision values grow with the training size; a temperature fitted on fold models' out-of-fold
+    decisions is too sharp for the refit model. The curve read at the full size is not (issue 11)."""
+    import numpy as np
+
+    from pipeline.models.calibration import expected_calibration_error, fit_temperature, softmax, temperature_at, temperature_curve
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(6000, 5)) * 2
+    y = np.array([rng.choice(5, p=row) for row in softmax(z)])  # labels drawn at temperature 1 of z
+
+    def scale(n: float) -> float:  # how much larger a model trained on n units makes its decisions
+        return (n / 100.0) ** 0.4
+
+    full = 1000
+    points = [(n, fit_temperature(z * scale(n), y)) for n in (500, 667, 800, 900)]  # 2-, 3-, 5-, 10-fold models
+    assert all(abs(t - scale(n)) < 0.1 * scale(n) for n, t in points)
+    t_full = temperature_at(temperature_curve(points), full)
+    t_fold = dict(points)[800]  # the fold models' own temperature: what v3 shipped
+    assert abs(t_full - scale(full)) < abs(t_fold - scale(full))
+    ece_full = expected_calibration_error(softmax(z * scale(full), t_full), y)["ece"]
+    ece_fold = expected_calibration_error(softmax(z * scale(full), t_fold), y)["ece"]
+    assert ece_full < ece_fold
+    flat = temperature_curve([(800, 0.5)])  # one point: that temperature at any size
+    assert temperature_at(flat, 1000) == pytest.approx(0.5) and temperature_at(temperature_curve([]), 10) == 1.0
+
+
+def test_the_shipped_issue_type_temperature_is_fitted_for_the_shipped_models_training_size(repo):
+    """The shipped model's temperature is the curve of the fold models' temperatures read at the
+    number of dialogues it was trained on — not the 5-fold models' own temperature (v3 before
+    issue 11's ECE fix), and the fast path carries the same one."""
+    import numpy as np
+
+    from pipeline.models import inference
+    from pipeline.models.calibration import temperature_at, temperature_curve
+    from pipeline.models.store import load_bundle, read_metadata
+
+    d = repo / "models" / "issue_type"
+    meta = read_metadata(d)
+    cal = meta.get("calibration")
+    assert cal and cal["points"], "models/issue_type: no temperature curve — calibrated the old way (the fold models' temperature)"
+    n = meta["training_data"]["dialogues_train"]
+    assert cal["train_dialogues"] == n
+    assert len({p["folds"] for p in cal["points"]}) >= 3
+    assert all(p["train_dialogues"] < n for p in cal["points"])  # fitted on models trained on less than the shipped one
+    expected = temperature_at(temperature_curve([(p["train_dialogues"], p["temperature"]) for p in cal["points"]]), n)
+    pipeline, _ = load_bundle(d)
+    clf = pipeline.steps[1][1]
+    assert clf.temperature == pytest.approx(expected, rel=1e-9) == meta["params"]["temperature"]
+    five_fold = [p["temperature"] for p in cal["points"] if p["folds"] == 5]
+    assert five_fold and five_fold[0] == pytest.approx(cal["out_of_fold_temperature"])
+    assert abs(clf.temperature - cal["out_of_fold_temperature"]) > 1e-6
+    fast = inference.load(d, meta["sha256"])
+    assert fast is not None and np.allclose(fast.coef_t, (clf.raw_coef_ / clf.temperature).T, rtol=1e-12, atol=0)
+
+
 def test_soft_labels_are_the_share_of_each_type_in_a_dialogue():
     from pipeline.models.datasets import Taxonomy
 
@@ -227,6 +283,13 @@ def test_training_on_a_small_real_subset_produces_a_model_and_metadata(small_iss
 
     r = small_issue_model
     assert r.report["held_out"]["n"] > 0 and 0 <= r.report["held_out"]["macro_f1"] <= 1
+    # the refit model's temperature: the fold models' temperatures (2-, 3-, 5-, 10-fold) read at its size
+    from pipeline.models.calibration import temperature_at, temperature_curve
+
+    cal, n = r.report["calibration"], r.metadata["training_data"]["dialogues_train"]
+    assert [p["folds"] for p in cal["points"]] == [2, 3, 5, 10] and all(p["train_dialogues"] < n for p in cal["points"])
+    assert r.model.steps[1][1].temperature == pytest.approx(
+        temperature_at(temperature_curve([(p["train_dialogues"], p["temperature"]) for p in cal["points"]]), n))
     assert set(r.report["baselines"]) == {"majority", "keywords"}
     assert r.metrics["test_macro_f1"] == r.report["held_out"]["macro_f1"]
     meta = save_bundle(r.model, r.metadata, tmp_path / "issue_type")

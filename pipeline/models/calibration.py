@@ -7,6 +7,12 @@ isotonic / Platt calibration per class on ~600 dialogues hurt accuracy (issue 11
 scalar fitted on out-of-fold decision values keeps the ranking — and so every prediction — exactly
 as it was, and only makes "0.8" mean "right about 8 times in 10" (Guo et al., 2017).
 
+A temperature belongs to a model trained on a given amount of data: the model refit on 100 % has
+larger decision values than the fold models (80 %) whose out-of-fold decisions a temperature is
+fitted on, so it needs a larger temperature than theirs. The shipped temperature is read off a
+curve of temperatures fitted at several training sizes (:func:`temperature_curve`; chosen by nested
+CV on the training split, docs/MODELS.md).
+
 :class:`SoftmaxLinear` stores the temperature inside the model (``coef_`` and ``intercept_`` are the
 raw ones divided by it), so the pipeline's fast path (predict.LinearTextModel) and scikit-learn's
 ``predict_proba`` give the same calibrated probabilities with no extra parameter to carry.
@@ -50,6 +56,33 @@ def fit_temperature(decisions: np.ndarray, y_index: np.ndarray, bounds: tuple[fl
 
     res = minimize_scalar(nll, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded", options={"xatol": 1e-4})
     return float(np.exp(res.x))
+
+
+def temperature_curve(points: list[tuple[float, float]]) -> dict[str, Any]:
+    """The temperature as a function of the training size: ``log T = a + b · log n``, least
+    squares over ``points`` = (mean training units of the fold models, temperature fitted on their
+    out-of-fold decisions), e.g. from 2-, 3-, 5- and 10-fold CV (50 / 67 / 80 / 90 % of the data).
+
+    Why: a linear model trained on more data has larger decision values, so the temperature that
+    calibrates fold models trained on 80 % is too sharp for the model refit on 100 % (issue 11:
+    held-out top bin at 0.97 confidence, 0.86 right). :func:`temperature_at` reads the curve at the
+    refit model's size. One point (or one size) gives a flat curve: that temperature everywhere."""
+    pts = [(float(n), float(t)) for n, t in points if n > 0 and t > 0]
+    if not pts:
+        return {"points": [], "intercept": 0.0, "slope": 0.0}
+    x = np.log([n for n, _ in pts])
+    ly = np.log([t for _, t in pts])
+    if len(set(x.round(9).tolist())) < 2:
+        return {"points": [list(p) for p in pts], "intercept": float(ly.mean()), "slope": 0.0}
+    slope, intercept = np.polyfit(x, ly, 1)
+    return {"points": [list(p) for p in pts], "intercept": float(intercept), "slope": float(slope)}
+
+
+def temperature_at(curve: dict[str, Any], n: float) -> float:
+    """The temperature of :func:`temperature_curve` for a model trained on ``n`` units."""
+    if not curve.get("points"):
+        return 1.0
+    return float(np.exp(curve["intercept"] + curve["slope"] * np.log(float(n))))
 
 
 def expected_calibration_error(proba: np.ndarray, y_index: np.ndarray, bins: int = 10) -> dict[str, Any]:
