@@ -12,8 +12,9 @@ Personal data lives in two places, and this module is the only one that deletes 
   A folder without a manifest, a symbolic link, and anything zhijian does not write are left alone.
 * **The workbench database**: conversations whose ``day`` is before the cutoff (a conversation
   without a day: by its run's ``started_at``) with their findings, reviews, verdicts and disputes
-  (ON DELETE CASCADE), ``runs`` rows left without conversations, and ``login_attempts`` older than
-  the cutoff. ``audit_log`` is append-only and is never touched: each purge adds one
+  (ON DELETE CASCADE), ``runs`` rows left without conversations, ``login_attempts`` older than
+  the cutoff, and bad-review ``cases`` received before it (the review text, the agent's account, the
+  contact log; with their measures and notices) and ``webhook_deliveries`` created before it. ``audit_log`` is append-only and is never touched: each purge adds one
   ``retention.purge`` entry with the cutoff and the counts.
 
 ``plan`` only looks; ``execute`` deletes what a plan found. The command (confirmation, printing)
@@ -248,7 +249,8 @@ def purge_run_folder(folder: RunFolder, cutoff: date, older_than_days: int, conf
 
 
 # ------------------------------------------------------------------------------------------------ workbench
-WORKBENCH_COUNTS = ("conversations", "findings", "reviews", "verdicts", "disputes", "runs", "login_attempts", "web_sessions")
+WORKBENCH_COUNTS = ("conversations", "findings", "reviews", "verdicts", "disputes", "runs", "login_attempts", "web_sessions",
+                    "cases", "webhook_deliveries")
 
 
 def _old_conversations(session, cutoff: date):
@@ -267,7 +269,7 @@ def workbench_counts(session, cutoff: date) -> dict[str, Any]:
     """What a purge with ``cutoff`` deletes from the workbench database (counts only)."""
     from sqlalchemy import exists, func, select
 
-    from .workbench.db import Conversation, Dispute, Finding, LoginAttempt, Review, Run, Verdict, WebSession
+    from .workbench.db import Case, Conversation, Dispute, Finding, LoginAttempt, Review, Run, Verdict, WebhookDelivery, WebSession
 
     old, old_runs = _old_conversations(session, cutoff)
     ids = select(Conversation.id).where(old)
@@ -289,6 +291,10 @@ def workbench_counts(session, cutoff: date) -> dict[str, Any]:
         "runs": len(emptied),
         "login_attempts": n(LoginAttempt, LoginAttempt.at < _cutoff_instant(cutoff)),
         "web_sessions": n(WebSession, WebSession.last_seen_at < _cutoff_instant(cutoff)),  # long dead logins (client address)
+        # bad-review cases (issue 19) hold the review text, the agent's account and the customer contact log: received
+        # before the cutoff → deleted with their contacts, measures and notices (CASCADE), whatever their state
+        "cases": n(Case, Case.received_at < _cutoff_instant(cutoff)),
+        "webhook_deliveries": n(WebhookDelivery, WebhookDelivery.created_at < _cutoff_instant(cutoff)),
         "conversations_by_status": by_status,
         "_run_ids": emptied,
     }
@@ -303,14 +309,15 @@ def purge_workbench(session, cutoff: date) -> dict[str, Any]:
     Findings, reviews, verdicts and disputes go with their conversation (ON DELETE CASCADE)."""
     from sqlalchemy import delete
 
-    from .workbench.db import Conversation, LoginAttempt, Run, WebSession
+    from .workbench.db import Case, Conversation, LoginAttempt, Run, WebhookDelivery, WebSession
 
     counts = workbench_counts(session, cutoff)
     old, _ = _old_conversations(session, cutoff)
     session.execute(delete(Conversation).where(old).execution_options(synchronize_session=False))
     if counts["_run_ids"]:
         session.execute(delete(Run).where(Run.id.in_(counts["_run_ids"])).execution_options(synchronize_session=False))
-    for model, column in ((LoginAttempt, LoginAttempt.at), (WebSession, WebSession.last_seen_at)):
+    for model, column in ((LoginAttempt, LoginAttempt.at), (WebSession, WebSession.last_seen_at), (Case, Case.received_at),
+                          (WebhookDelivery, WebhookDelivery.created_at)):
         session.execute(delete(model).where(column < _cutoff_instant(cutoff)).execution_options(synchronize_session=False))
     return counts
 

@@ -137,7 +137,7 @@ def purge(work: Path, *extra: str) -> int:
 def db_state(work_or_url: Path | str) -> dict:
     """Per table: the rows' conversation ids or key columns, to compare before and after."""
     from pipeline.workbench.database import make_engine, make_session_factory
-    from pipeline.workbench.db import AuditEntry, Conversation, Dispute, Finding, LoginAttempt, Review, Run, Verdict
+    from pipeline.workbench.db import AuditEntry, Case, Conversation, Dispute, Finding, LoginAttempt, Review, Run, Verdict
 
     url = work_or_url if isinstance(work_or_url, str) else f"sqlite:///{work_or_url / 'workbench.db'}"
     engine = make_engine(url)
@@ -156,6 +156,7 @@ def db_state(work_or_url: Path | str) -> dict:
                 "verdicts": s.scalar(select(func.count()).select_from(Verdict)),
                 "runs": sorted(s.scalars(select(Run.path))),
                 "login_clients": sorted(s.scalars(select(LoginAttempt.client))),
+                "cases": sorted(s.scalars(select(Case.key))),
                 "audit": [(a.id, a.action, a.entity, a.entity_id, a.after) for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))],
             }
     finally:
@@ -214,6 +215,9 @@ def test_purge_deletes_old_workbench_rows_and_writes_one_audit_entry(template, d
     assert (before["verdicts"], after["verdicts"]) == (2, 1)
     assert after["runs"] == [r for r in before["runs"] if r.endswith("recent")]
     assert after["login_clients"] == ["10.0.0.2"]
+    # bad-review cases (issue 19) opened by the load: the old run's go with the period, the recent run's stay
+    assert any(k.startswith("conv:old-") for k in before["cases"]) and any(k.startswith("conv:new-") for k in before["cases"])
+    assert after["cases"] == [k for k in before["cases"] if k.startswith("conv:new-")]
     assert after["audit"][:len(before["audit"])] == before["audit"]  # never changed
     (entry,) = after["audit"][len(before["audit"]):]
     assert entry[1:4] == ("retention.purge", "retention", (TODAY - timedelta(days=180)).isoformat())
@@ -221,6 +225,7 @@ def test_purge_deletes_old_workbench_rows_and_writes_one_audit_entry(template, d
     n_old = len(before["conversations"]) - len(after["conversations"])
     assert (wb["conversations"], wb["reviews"], wb["verdicts"], wb["disputes"], wb["runs"], wb["login_attempts"]) == (n_old, 1, 1, 1, 1, 1)
     assert wb["findings"] == len(before["findings"]) - len(after["findings"])
+    assert wb["cases"] == len(before["cases"]) - len(after["cases"])
     assert entry[4]["run_folders"]["purged"] == 0
     assert "old-s-" not in orjson.dumps(entry[4]).decode() and "复核" not in orjson.dumps(entry[4]).decode()
 
