@@ -35,10 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "negative_lexicon": "negative_emotion",
     "negative_last_substantive": 2,
     "thanks_after_clears_negative": True,
+    "thanks_words": ["谢", "感谢", "多谢"],
 }
-
-#: a customer who thanks after showing emotion has calmed down (「好的谢谢」 after 「怎么还没到」)
-THANKS = ("谢", "感谢", "多谢")
 
 
 class EndSentiment:
@@ -63,6 +61,7 @@ class EndSentiment:
         self.positive_last_turns = int(cfg["positive_last_turns"])
         self.negative_last_substantive = int(cfg["negative_last_substantive"])
         self.thanks_after_clears_negative = bool(cfg["thanks_after_clears_negative"])
+        self.thanks_words = tuple(cfg["thanks_words"])  # a customer who thanks after showing emotion has calmed down
 
     def _hit(self, turn, names: frozenset[str]):
         hits = self.lexicons.match(turn.norm or self.lexicons.normalizer.text(turn.text), names)
@@ -78,7 +77,7 @@ class EndSentiment:
         for t in reversed(substantive[-self.negative_last_substantive:] if self.negative_last_substantive else []):
             if hit := self._hit(t, self.negative):
                 thanked = self.thanks_after_clears_negative and any(
-                    later.index > t.index and any(w in (later.norm or later.text) for w in THANKS) for later in customer)
+                    later.index > t.index and any(w in (later.norm or later.text) for w in self.thanks_words) for later in customer)
                 if thanked:
                     break
                 return "negative", t.index, hit.entry.id

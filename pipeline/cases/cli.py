@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from ..textwidth import pad
+
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
@@ -43,14 +45,6 @@ def _rows(args, session):
                               state=getattr(args, "state", None))
 
 
-def _pad(text: str, width: int) -> str:
-    """Pad to a display width (a CJK character takes two columns)."""
-    import unicodedata
-
-    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(0, width - shown)
-
-
 def _list(args) -> int:
     from . import service
 
@@ -60,11 +54,11 @@ def _list(args) -> int:
         if not rows:
             print("no cases" + (" overdue" if args.overdue else ""))
             return EXIT_OK
-        print(f"{'id':>5}  {_pad('state', 12)} {_pad('agent', 8)} {_pad('suggested', 12)} {_pad('received (UTC)', 16)} "
-              f"{_pad('close due (UTC)', 16)} overdue")
+        print(f"{'id':>5}  {pad('state', 12)} {pad('agent', 8)} {pad('suggested', 12)} {pad('received (UTC)', 16)} "
+              f"{pad('close due (UTC)', 16)} overdue")
         for c, late in rows:
-            print(f"{c.id:>5}  {_pad(service.STATE_LABELS[c.state], 12)} {_pad(c.agent_id or '—', 8)} "
-                  f"{_pad(c.suggested_reason or '', 12)} {service.aware(c.received_at):%Y-%m-%d %H:%M} "
+            print(f"{c.id:>5}  {pad(service.STATE_LABELS[c.state], 12)} {pad(c.agent_id or '—', 8)} "
+                  f"{pad(c.suggested_reason or '', 12)} {service.aware(c.received_at):%Y-%m-%d %H:%M} "
                   f"{service.aware(c.close_due):%Y-%m-%d %H:%M} {'逾期:' + '、'.join(late) if late else ''}")
         print(f"{len(rows)} cases, {sum(1 for _, late in rows if late)} overdue")
     return EXIT_OK

@@ -120,12 +120,14 @@ def format_figures(f: dict[str, Any]) -> str:
              f"  agent at fault: agreement {pct(f['agent_at_fault_agreement'])}, κ {num(f['agent_at_fault_kappa'])}",
              f"  (always answering the most frequent gold class, {f['majority_class']}: {pct(f['majority_accuracy'])})",
              "", "confusion (rows: gold, columns: suggested)"]
+    from ..textwidth import pad
+
     width = 8
     head = "gold \\ suggested".ljust(14) + "".join(c.rjust(width) for c in CLASSES) + "   recall"
     lines.append(head)
     for g in CLASSES:
         row = f["confusion"][g]
-        lines.append(g.ljust(14 - sum(1 for ch in g if ord(ch) > 0x2E80)) + "".join(str(row[s]).rjust(width) for s in CLASSES)
+        lines.append(pad(g, 14) + "".join(str(row[s]).rjust(width) for s in CLASSES)
                      + "   " + pct(f["per_class"][g]["recall"]))
     lines.append("precision".ljust(14) + "".join(pct(f["per_class"][s]["precision"]).rjust(width) for s in CLASSES))
     return "\n".join(lines)

@@ -28,7 +28,6 @@ import os
 import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from ..config import working_path

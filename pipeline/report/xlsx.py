@@ -8,12 +8,12 @@ column that mixes KPIs (概览, 期间对比, 预测) takes each row's number fo
 from __future__ import annotations
 
 import math
-import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..textwidth import display_width
 from .change import judge_change
 from .metrics import KPI_KINDS, KPI_LABELS, Report
 
@@ -28,10 +28,6 @@ VERDICT_COLOUR = {"good": "2F8A4A", "bad": "C0392B"}  # the HTML report's --good
 COLUMN_WIDTH_MAX = 60
 
 
-def display_width(text: str) -> int:
-    """Columns ``text`` takes in a fixed-width cell: a wide or full-width character (CJK, full-width
-    punctuation — East Asian Width W / F) counts two, any other one."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _met(met: bool | None) -> str | None:

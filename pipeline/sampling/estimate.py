@@ -146,7 +146,7 @@ def format_table(table: pd.DataFrame, by: str, notes: list[str], coverage: float
              pct(r["ppi"]), ci(r["ppi_low"], r["ppi_high"]),
              "—" if r["n_effective"] is None or np.isnan(r["n_effective"]) else f"{r['n_effective']:.0f}"]
             for r in table.to_dict("records")]
-    width = lambda s: sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)  # noqa: E731 — CJK characters take two columns
+    from ..textwidth import display_width as width
     widths = [max(width(row[i]) for row in [head] + body) for i in range(len(head))]
     line = lambda row: "  ".join(cell + " " * (w - width(cell)) for cell, w in zip(row, widths)).rstrip()  # noqa: E731
     out = [line(head)] + [line(r) for r in body]
