@@ -105,7 +105,7 @@ def _schema_diff(url):
 def test_upgrade_on_empty_database_builds_exactly_the_models(db_url):
     assert current_revision(db_url) is None
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0004"
+    assert current_revision(db_url) == head_revision() == "0005"
     assert _schema_diff(db_url) == []
     engine = make_engine(db_url)
     try:

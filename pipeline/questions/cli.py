@@ -18,8 +18,12 @@ def cmd_train_question(args) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    result = train_question(args.question_id, args.gold, config, C_grid=grid, seed=args.seed, log=log)
+    result = train_question(args.question_id, args.gold, config, C_grid=grid, seed=args.seed, log=log,
+                            extra_labels=tuple(args.extra_labels or ()))
     logged = tracking.log_training(result, run_name=args.run_name)
+    extra = result.metadata["training_data"]["extra_labels"]
+    if extra and logged["version"] is not None:
+        _tag_label_files(result.name, logged["version"], extra)
     h = result.metadata["held_out"]
     b = result.metadata["majority_baseline"]
     print(f"{args.question_id} ({result.name}): MLflow run {logged['run_id']} → registered version {logged['version']}")
@@ -34,10 +38,27 @@ def cmd_train_question(args) -> int:
     return 0
 
 
+def _tag_label_files(name: str, version: str, extra: list[dict]) -> None:
+    """The registered version names the workbench label files it was trained on (also in its
+    metadata.json: ``training_data.extra_labels``)."""
+    import json
+
+    import mlflow
+
+    from ..models import tracking
+
+    client = mlflow.MlflowClient(tracking.tracking_uri(), tracking.tracking_uri())
+    files = [{"path": e["path"], "sha256": e["sha256"], "used": e["used"]} for e in extra]
+    client.set_model_version_tag(name, str(version), "extra_labels", json.dumps(files, ensure_ascii=False))
+
+
 def add_parser(tsub) -> None:
     sp = tsub.add_parser("question", help="train the model that answers a scorecard question (docs/QUESTIONS.md)")
     sp.add_argument("question_id", metavar="ID", help="a rule of kind question in lexicons/rules.yaml, e.g. question.resolved")
     sp.add_argument("--gold", default="data/gold", help="gold folder with people's answers: dev trains, test is held out (default data/gold)")
+    sp.add_argument("--extra-labels", action="append", metavar="FILE",
+                    help="people's answers exported from the workbench (zhijian export-labels → question_answers.jsonl), "
+                         "added to the training data only — never to the held-out test (repeatable)")
     sp.add_argument("--C", help="inverse regularisation, comma-separated values are a CV grid (default 0.1,0.3,1,3)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--run-name", help="MLflow run name")

@@ -23,6 +23,8 @@ from . import question_document
 
 DEFAULT_C_GRID = (0.1, 0.3, 1.0, 3.0)
 CV_FOLDS = 5
+LABELS_KEY = "question_answers"  # the field of an exported question_answers.jsonl record (pipeline/workbench/question_labels.py)
+EXTRA_TEST_PERCENT = 30  # a question without gold labels: held out on this share of people's answers
 
 
 def find_rule(config: dict, question_id: str):
@@ -39,38 +41,85 @@ def find_rule(config: dict, question_id: str):
     for r in questions:
         if r.id == question_id:
             return r
-    raise ConfigError(f"no question rule {question_id!r} in {config['paths']['rules']}; questions: {[r.id for r in questions]}")
+    raise ConfigError(f"no question rule {question_id!r} in {config['paths']['rules']}; questions: {[r.id for r in questions]}. "
+                      "A question added in the workbench is trained once it is a rule there: its 评分表问题 page shows the lines to add")
 
 
-def labelled(records: list[dict[str, Any]], rule, config: dict, inspector=None) -> tuple[list[list[str]], list[str], list[str]]:
-    """``(documents, answers, ids)`` of the gold records that carry the rule's gold label."""
+def _documents(records: list[dict[str, Any]], rule, config: dict, inspector, answer_of) -> tuple[list[list[str]], list[str], list[str]]:
+    """``(documents, answers, ids)`` of the records ``answer_of(record)`` gives one of the rule's
+    choices for (None or another value: the record is not about this question)."""
     from ..ingest import Validator
     from ..run import Inspector
     from ..schema import Reject
 
     p = rule.params
-    if not p.get("gold_label"):
-        raise ConfigError(f"question {rule.id} has no gold_label: name the gold label its answers come from (e.g. resolved)")
-    gold_map = p.get("gold_map") or {}
     inspector = inspector or Inspector(config)
     validator = Validator(config)
     docs, answers, ids = [], [], []
     for r in records:
-        value = r["gold"].get(p["gold_label"], "__missing__")
-        if value == "__missing__":
-            raise ConfigError(f"{r['id']}: gold has no label {p['gold_label']!r}")
-        answer = gold_map.get(value, value)
+        answer = answer_of(r)
         if answer not in p["choices"]:
-            continue  # a gold value the question does not ask about
-        conv = validator.validate({k: v for k, v in r.items() if k not in ("gold", "annotations")})
+            continue  # a value the question does not ask about
+        conv = validator.validate({k: v for k, v in r.items() if k not in ("gold", "annotations", LABELS_KEY)})
         if isinstance(conv, Reject):
-            raise ConfigError(f"gold conversation {r['id']} was rejected: {conv.reason}")
+            raise ConfigError(f"conversation {r.get('id')} was rejected: {conv.reason}")
         for _, stage in inspector.stages:
             stage(conv)
         docs.append(question_document(conv, p.get("reads", "whole")))
         answers.append(answer)
         ids.append(r["id"])
     return docs, answers, ids
+
+
+def labelled(records: list[dict[str, Any]], rule, config: dict, inspector=None) -> tuple[list[list[str]], list[str], list[str]]:
+    """``(documents, answers, ids)`` of the gold records that carry the rule's gold label."""
+    p = rule.params
+    if not p.get("gold_label"):
+        raise ConfigError(f"question {rule.id} has no gold_label: name the gold label its answers come from (e.g. resolved)")
+    gold_map = p.get("gold_map") or {}
+
+    def answer_of(r: dict[str, Any]):
+        value = r["gold"].get(p["gold_label"], "__missing__")
+        if value == "__missing__":
+            raise ConfigError(f"{r['id']}: gold has no label {p['gold_label']!r}")
+        return gold_map.get(value, value)
+
+    return _documents(records, rule, config, inspector, answer_of)
+
+
+def read_extra_labels(path: str | Path, question_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The records of an exported ``question_answers.jsonl`` (``zhijian export-labels``) that answer
+    ``question_id``, and the file's description for the metadata (path, sha256, rows)."""
+    import orjson
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--extra-labels {path}: no such file; write one with `zhijian export-labels --out DIR` "
+                          f"(DIR/question_answers.jsonl)")
+    data = path.read_bytes()
+    records = []
+    for n, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise ConfigError(f"{path}:{n}: not valid JSON ({e}); export the file again with zhijian export-labels") from None
+        if not isinstance(r, dict) or not isinstance(r.get(LABELS_KEY), dict) or "id" not in r:
+            raise ConfigError(f"{path}:{n}: no '{LABELS_KEY}' — is this the question_answers.jsonl zhijian export-labels writes?")
+        if question_id in r[LABELS_KEY]:
+            records.append(r)
+    return records, {"path": str(path), "sha256": hashlib.sha256(data).hexdigest(), "rows": len(records)}
+
+
+def _people_answer(question_id: str):
+    return lambda r: (r[LABELS_KEY].get(question_id) or {}).get("answer")
+
+
+def _extra_split(cid: str) -> bool:
+    """A question with no gold label is held out on its people's answers: this share of
+    conversations (by a hash of the id: a conversation stays on its side from one training to the next)."""
+    return int.from_bytes(hashlib.blake2b(f"qheld:{cid}".encode(), digest_size=8).digest(), "big") % 100 < EXTRA_TEST_PERCENT
 
 
 def _fold(cid: str, seed: int) -> int:
@@ -98,7 +147,11 @@ def figures(truth: list[str], pred: list[str], classes: list[str]) -> dict[str, 
 
 
 def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid: tuple[float, ...] = DEFAULT_C_GRID,
-                   seed: int = 0, log: Callable[[str], None] = print):
+                   seed: int = 0, log: Callable[[str], None] = print, extra_labels: tuple[str | Path, ...] = ()):
+    """Fit the question's model. ``extra_labels``: exported workbench answers (question_answers.jsonl)
+    added to the **training** data only — a conversation of the held-out test split is never trained
+    on (left out and counted), nor one the gold set already labels. A question with no ``gold_label``
+    trains on people's answers alone, held out on a fixed share of them (:func:`_extra_split`)."""
     import numpy as np
 
     from ..gold.evaluate import gold_files, load_gold
@@ -108,11 +161,43 @@ def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid:
     rule = find_rule(config, question_id)
     p = rule.params
     inspector = Inspector(config)
-    log(f"{question_id}: inspecting the gold chats for their features …")
-    X, y, ids = labelled(load_gold(gold_files(gold_dir, "dev")), rule, config, inspector)
-    Xt, yt, ids_t = labelled(load_gold(gold_files(gold_dir, "test")), rule, config, inspector)
+    extra = [read_extra_labels(f, question_id) for f in extra_labels]
+    if p.get("gold_label"):
+        log(f"{question_id}: inspecting the gold chats for their features …")
+        X, y, ids = labelled(load_gold(gold_files(gold_dir, "dev")), rule, config, inspector)
+        Xt, yt, ids_t = labelled(load_gold(gold_files(gold_dir, "test")), rule, config, inspector)
+        splits = {"train_split": "dev", "test_split": "test"}
+    elif extra:
+        X, y, ids, Xt, yt, ids_t = [], [], [], [], [], []
+        splits = {"train_split": f"people's answers ({100 - EXTRA_TEST_PERCENT} % by conversation id)",
+                  "test_split": f"people's answers ({EXTRA_TEST_PERCENT} % by conversation id)"}
+    else:
+        raise ConfigError(f"question {question_id} has no gold_label and no --extra-labels: answer it in the workbench, "
+                          f"export the answers (zhijian export-labels --out DIR) and pass --extra-labels DIR/question_answers.jsonl")
+    held_out, known = set(ids_t), set(ids)
+    extra_meta = []
+    for records, info in extra:
+        use = [r for r in records if r["id"] not in held_out and r["id"] not in known]
+        docs, answers, rids = _documents(use, rule, config, inspector, _people_answer(question_id))
+        info.update(skipped_held_out=sum(r["id"] in held_out for r in records),
+                    skipped_in_gold=sum(r["id"] in known and r["id"] not in held_out for r in records),
+                    used=0, held_out_here=0, answers=dict(Counter(answers)))
+        for doc, answer, cid in zip(docs, answers, rids):
+            to_test = not p.get("gold_label") and _extra_split(cid)
+            for bucket, value in zip((Xt, yt, ids_t) if to_test else (X, y, ids), (doc, answer, cid)):
+                bucket.append(value)
+            info["held_out_here" if to_test else "used"] += 1
+        known.update(rids)
+        extra_meta.append(info)
+        log(f"  {info['path']}: {info['used']} answers added to training"
+            + (f", {info['held_out_here']} held out" if info["held_out_here"] else "")
+            + (f"; left out: {info['skipped_held_out']} of the held-out test" if info["skipped_held_out"] else "")
+            + (f", {info['skipped_in_gold']} already in the gold set" if info["skipped_in_gold"] else ""))
     if len(set(y)) < 2:
-        raise ConfigError(f"{question_id}: the dev answers hold one class only ({Counter(y)}) — nothing to learn")
+        raise ConfigError(f"{question_id}: the training answers hold one class only ({Counter(y)}) — nothing to learn; "
+                          "answer more conversations (the workbench's 待标注 queue) and export again")
+    if not yt:
+        raise ConfigError(f"{question_id}: no held-out answers to measure the model on; answer more conversations and export again")
     classes = [c for c in p["choices"] if c in set(y)]
     folds = [_fold(i, seed) for i in ids]
 
@@ -156,14 +241,16 @@ def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid:
         return hashlib.sha256("\n".join(f"{k}\t{v}" for k, v in sorted(zip(keys, labels))).encode()).hexdigest()
 
     name = p["model"]
-    training_data = {"gold_dir": str(gold_dir), "gold_label": p["gold_label"], "train_split": "dev", "test_split": "test",
+    training_data = {"gold_dir": str(gold_dir) if p.get("gold_label") else None, "gold_label": p.get("gold_label"), **splits,
                      "train_n": len(y), "test_n": len(yt), "train_hash": digest(ids, y), "test_hash": digest(ids_t, yt),
-                     "train_answers": dict(Counter(y)), "test_answers": dict(Counter(yt))}
+                     "train_answers": dict(Counter(y)), "test_answers": dict(Counter(yt)),
+                     "extra_labels": extra_meta}  # the workbench label files trained on (path, sha256, counts)
     metadata = {"name": name, "question_id": question_id, "question": p["question"], "classes": model_classes,
                 "document": {"features": "tagged", "builder": "pipeline.questions.question_document", "reads": p.get("reads", "whole")},
                 "held_out": held_out, "majority_baseline": {"answer": majority, **baseline},
                 "min_confidence": min_conf, "accuracy_floor": floor, "training_data": training_data,
-                "params": {"C": best["C"], "class_weight": "balanced", "min_df": 2, "loss": "logistic", "seed": seed}}
+                "params": {"C": best["C"], "class_weight": "balanced", "min_df": 2, "loss": "logistic", "seed": seed,
+                           **({"extra_labels": [e["path"] for e in extra_meta]} if extra_meta else {})}}
     metrics = {"test_macro_f1": held_out["macro_f1"], "test_accuracy": held_out["accuracy"],
                "test_kappa": held_out["kappa"], "cv_macro_f1": best["macro_f1"],
                "baseline_macro_f1": baseline["macro_f1"], "test_answered_share": held_out["answered_share"]}

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.config import ConfigError, load_config, working_path
-from pipeline.workbench import (api, audit, auth, calibration, calibration_pages, case_pages, database, permissions, queue,
-                                transcript, users)
+from pipeline.workbench import (api, audit, auth, calibration, calibration_pages, case_pages, database, permissions,
+                                question_pages, question_stats, question_store, queue, transcript, users)
 from pipeline.workbench.ids import parse_id
 from pipeline.workbench import review as workflow
 from pipeline.workbench.db import ROLES, AuditEntry, Conversation, Dispute, Finding, Review, Run, User
@@ -113,6 +113,7 @@ def create_app(config: dict | None = None, database_url: str | None = None) -> F
     _add_pages(app)
     calibration_pages.install(app)  # /calibration…: blind calibration sessions (校准)
     case_pages.install(app)  # /cases…: bad reviews handled as cases (差评处理, issue 19)
+    question_pages.install(app)  # /questions…, one-click answers: scorecard questions (评分表问题, issue 17)
     api.install(app, config=config, session_factory=factory)  # POST /api/v1/inspect (bearer tokens, no cookies)
 
     return app
@@ -307,6 +308,8 @@ def _nav(user: User | None) -> list[tuple[str, str]]:
     if permissions.can(user, "view_queue"):
         items.append(("/queue", "队列"))
     items.append(("/my", "我的会话" if user.role == "agent" else "我的任务"))
+    if permissions.can(user, "view_queue"):
+        items.append(("/questions", "评分表问题"))
     if permissions.can(user, "sign_off"):
         items.append(("/disputes", "争议"))
     if permissions.can(user, "view_agreement"):
@@ -435,6 +438,7 @@ def conversation_context(db: Session, user: User, conv: Conversation, *, reveal:
         "can_reveal": permissions.can(user, "see_unmasked"),
         "can_assign": permissions.can(user, "assign"),
         "inspectors": _inspectors(db) if permissions.can(user, "assign") else [],
+        **question_store.page_context(db, config, user, conv, may_answer=permissions.can(user, "review")),
     }
 
 
@@ -761,7 +765,8 @@ def _add_pages(app: FastAPI) -> None:  # noqa: C901 — one route table, read to
         precision = trust.rule_trust(db, config)
         return render(request, "agreement.html", user, {
             "columns": list(precision.columns), "rows": precision.to_dict("records"), "scores": labels.score_agreement(db, config=config),
-            "trust": trust.trust_summary(db, precision, config), "status_labels": STATUS_LABELS})
+            "trust": trust.trust_summary(db, precision, config), "status_labels": STATUS_LABELS,
+            "question_rows": question_stats.question_agreement(db, config)})
 
     # -- users (admin) --
     @app.get("/users")

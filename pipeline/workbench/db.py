@@ -123,6 +123,7 @@ class Conversation(Base):
     score_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     versions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     labels: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # labels given in the input, if any
+    questions: Mapped[list[Any] | None] = mapped_column(JSON)  # the run's scorecard-question answers (issue 17; 0005)
     # the transcript, from the run's inputs: [{role, text, ts}], original (unmasked) text;
     # ``pii``: per turn a list of [start, end, label] spans, masked when shown
     turns: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -496,3 +497,56 @@ class WebhookDelivery(Base):
     attempts: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{at, status, error, elapsed_ms}]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --------------------------------------------------------------------------- scorecard questions (评分表问题, issue 17)
+# The machine's answers (one row per conversation and question, from the loaded run: the active-learning queue
+# sorts them by confidence), people's one-click answers, and the questions a QA lead added in the workbench
+# (those of lexicons/rules.yaml are read from there). pipeline/workbench/question_store.py.
+
+
+class Question(Base):
+    """A question a QA lead added in the workbench: answered by people, exported as training labels."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # question.refund_explained
+    text: Mapped[str] = mapped_column(Text)
+    choices: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [是, 否, 不适用]
+    item: Mapped[str | None] = mapped_column(String(128))  # the scorecard item it prices
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class MachineAnswer(Base):
+    """The run's answer to one question on one conversation (``answer`` None: abstained, needs review)."""
+
+    __tablename__ = "machine_answers"
+    __table_args__ = (UniqueConstraint("conversation_id", "question"), Index("ix_machine_answers_question_confidence", "question", "confidence"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str | None] = mapped_column(String(8))  # 正式 | 试运行
+    model: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # because, evidence_turns, reason
+
+
+class QuestionAnswer(Base):
+    """One person's answer to one question on one conversation (changed by clicking again; audited)."""
+
+    __tablename__ = "question_answers"
+    __table_args__ = (UniqueConstraint("conversation_id", "question", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    answer: Mapped[str] = mapped_column(String(32))
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

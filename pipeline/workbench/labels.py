@@ -18,6 +18,8 @@ if the dispute was upheld, round 2 if overturned — review.counted_review). Dis
   sentiment --stc3 FILE`` reads (annotator score S = −2 / 0 / 2 → negative / neutral / positive).
 * ``verdicts.jsonl`` — the docs/REPORTS.md verdicts format; with ``into_runs`` also each run's own
   rows as ``RUN_DIR/verdicts.jsonl``, so ``zhijian report RUN_DIR`` shows machine–human agreement.
+* ``question_answers.jsonl`` — people's one-click answers to scorecard questions, with the masked
+  transcript: ``zhijian train question ID --extra-labels FILE`` trains on them (question_labels.py).
 * ``calibration_gold.jsonl`` — only with ``calibration_gold``: the consensus answers of calibration
   sessions a supervisor accepted as gold labels (calibration.gold_rows). Calibration answers never
   enter the files above: they are not reviews and don't count toward agents' results.
@@ -203,6 +205,10 @@ def export_labels(session: Session, out_dir: str | Path, *, config: dict | None 
             for row in gold_rows(session):
                 gj.write(orjson.dumps(row) + b"\n")
                 files["calibration_gold.jsonl"] += 1
+
+    from .question_labels import FILE as QUESTION_FILE, export_answers
+
+    files[QUESTION_FILE] = export_answers(session, out)  # people's answers to scorecard questions (issue 17)
 
     written_runs = []
     if into_runs:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .db import Conversation, Finding, Run, Verdict, utcnow
+from .question_store import sync_machine_answers
 from .sampling import keep_queue_reasons
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -40,7 +41,7 @@ MACHINE_FIELDS = (
     "run_id", "channel", "started_at", "day", "agent_id", "agent_name", "team", "customer_id", "rating_score",
     "rating_comment", "machine_score", "machine_grade", "review_needed", "review_reasons", "risk",
     "min_model_confidence", "issue_type", "sentiment", "turn_sentiment", "metrics", "score_detail", "versions",
-    "labels", "turns", "pii",
+    "labels", "turns", "pii", "questions",
 )
 FINDING_FIELDS = ("rule", "category", "severity", "points", "turn", "role", "start", "end", "evidence", "message",
                   "entry", "item", "value")
@@ -237,6 +238,7 @@ def conversation_row(result: dict[str, Any], conv: Any, pii: list[list[list[Any]
         "labels": _normal(conv.labels),
         "turns": [{"role": t.role, "text": t.text, "ts": t.ts, "end_ts": t.end_ts} for t in conv.turns],
         "pii": pii,
+        "questions": _normal(result.get("questions")),  # the scorecard questions' answers (issue 17)
     }
 
 
@@ -396,6 +398,7 @@ def _load_batch(session, batch, transcript, pii, run, summary, risk_weights, max
             conn.execute(insert(Finding.__table__), frows)
         summary.inserted += len(new)
         summary.findings_inserted += len(frows)
+        sync_machine_answers(session, {ids[r["ext_id"]]: r["questions"] for r in new})
     changed = bool(new)
     current: dict[int, list[Finding]] = {have.id: [] for have in existing.values()}
     if current:
@@ -413,6 +416,8 @@ def _load_batch(session, batch, transcript, pii, run, summary, risk_weights, max
             summary.updated += 1
             if diff:
                 session.execute(update(Conversation), [{"id": have.id, **diff, "updated_at": utcnow()}])
+            if "questions" in diff:
+                sync_machine_answers(session, {have.id: diff["questions"]})
             if have.status != "pending":
                 shown = ("machine_score", "machine_grade", "review_reasons", "run_id")
                 audit.record(session, None, "conversation.machine_update", "conversations", have.id,

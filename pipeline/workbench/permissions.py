@@ -17,6 +17,9 @@ Roles (db.ROLES):
   see the answers. Admins and supervisors see the audit log, so they run sessions, not take part.
 * **agent** (坐席): read-only, only conversations whose ``agent_id`` is their own; appeals (申诉)
   their own reviewed results — the only role that may (an admin can't appeal for an agent).
+* scorecard questions (评分表问题, question_store.py): supervisors (QA leads) add and edit the
+  workbench's questions (``manage_questions``); whoever may ``review`` answers them with one click on
+  the conversations they can see; the active-learning queue is part of ``view_queue``.
 
 A user that is not ``active`` may do nothing.
 """
@@ -48,13 +51,14 @@ ACTIONS = (
     "view_cases",      # the 差评 cases one may see (agents: their own) — pipeline/cases/service.py
     "account_case",    # write the agent's 情况说明 on one's own case (the agent's own voice)
     "handle_cases",    # investigate, set responsibility and measures, record the 回访, close
+    "manage_questions",  # add / edit the workbench's scorecard questions (question_store.py); answering one is "review"
 )
 
 POLICY: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS) - {"appeal", "account_case"},  # an appeal and a 情况说明 are the agent's own voice
     "supervisor": frozenset({"review", "assign", "dispute", "sign_off", "see_unmasked", "view_queue",
                              "view_agreement", "export_labels", "view_audit", "calibrate", "run_calibration",
-                             "view_cases", "handle_cases"}),
+                             "view_cases", "handle_cases", "manage_questions"}),
     "inspector": frozenset({"review", "dispute", "view_queue", "calibrate"}),
     "agent": frozenset({"appeal", "view_cases", "account_case"}),
 }
