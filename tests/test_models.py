@@ -190,6 +190,36 @@ def test_the_temperature_curve_finds_the_scale_of_a_model_trained_on_more_data_t
     assert temperature_at(flat, 1000) == pytest.approx(0.5) and temperature_at(temperature_curve([]), 10) == 1.0
 
 
+def test_top_label_map_bends_the_shape_a_temperature_cannot_and_never_changes_a_prediction():
+    """Labels drawn so that confident answers are right less often than they say and unsure ones
+    more often (the issue-type model's held-out shape, issue 11): no temperature fixes both ends,
+    the top-label map fitted on the pairs does, and every row keeps its top class and sums to 1."""
+    import numpy as np
+
+    from pipeline.models.calibration import apply_top_label, expected_calibration_error, fit_temperature, fit_top_label, softmax
+
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(6000, 6)) * 2.5
+    p = softmax(z)
+    conf, top = p.max(axis=1), p.argmax(axis=1)
+    true_conf = 1 / (1 + np.exp(-(0.5 * np.log(conf / (1 - conf)) + 0.2)))  # flatter than said
+    right = rng.random(len(conf)) < true_conf
+    y = np.where(right, top, (top + 1 + rng.integers(0, 5, len(top))) % 6)
+    t = fit_temperature(z, y)
+    ece_t = expected_calibration_error(softmax(z, t), y)["ece"]
+    params = fit_top_label(conf, right)
+    assert params["a"] == pytest.approx(0.5, abs=0.1) and params["b"] == pytest.approx(0.2, abs=0.15)
+    mapped = apply_top_label(p, params)
+    assert expected_calibration_error(mapped, y)["ece"] < min(0.03, ece_t / 2)
+    assert (mapped.argmax(axis=1) == top).all() and np.allclose(mapped.sum(axis=1), 1.0)
+    # a map that would push the top below the runner-up stops at it; a one-hot row stays one-hot
+    close = np.array([[0.40, 0.39, 0.21], [1.0, 0.0, 0.0]])
+    out = apply_top_label(close, {"a": 0.1, "b": -3.0})
+    assert out[0].argmax() == 0 and out[0, 0] >= out[0, 1] and np.allclose(out[1], [1.0, 0.0, 0.0])
+    assert apply_top_label(close, None) is close
+    assert fit_top_label(np.array([0.9, 0.8]), np.array([True, True])) == {"a": 1.0, "b": 0.0}  # nothing to learn from
+
+
 def test_the_shipped_issue_type_temperature_is_fitted_for_the_shipped_models_training_size(repo):
     """The shipped model's temperature is the curve of the fold models' temperatures read at the
     number of dialogues it was trained on — not the 5-fold models' own temperature (v3 before
@@ -217,6 +247,9 @@ def test_the_shipped_issue_type_temperature_is_fitted_for_the_shipped_models_tra
     assert abs(clf.temperature - cal["out_of_fold_temperature"]) > 1e-6
     fast = inference.load(d, meta["sha256"])
     assert fast is not None and np.allclose(fast.coef_t, (clf.raw_coef_ / clf.temperature).T, rtol=1e-12, atol=0)
+    # … and the top-label map fitted on the out-of-fold confidences (issue 11's held-out shape)
+    assert cal["top_label"] and clf.top_label == cal["top_label"] == meta["params"]["top_label"] == fast.top_label
+    assert 0 < cal["top_label"]["a"] < 1  # the fitted shape flattens: confident answers were over-confident
 
 
 def test_soft_labels_are_the_share_of_each_type_in_a_dialogue():
@@ -254,9 +287,11 @@ def test_low_confidence_review_flag_takes_the_models_own_threshold(inspector):
 # --------------------------------------------------------------------------- training + store
 
 
-@pytest.mark.parametrize("features, loss, temperature", [("tokens", "logistic", 1.0), ("tokens+role+chars", "svm", 0.2),
-                                                         ("tokens", "logistic", 3.0)])
-def test_fast_inference_equals_sklearn_predict_proba(features, loss, temperature):
+@pytest.mark.parametrize("features, loss, temperature, top_label", [("tokens", "logistic", 1.0, None),
+                                                                    ("tokens+role+chars", "svm", 0.2, None),
+                                                                    ("tokens+role+chars", "svm", 0.2, {"a": 0.6, "b": 0.1}),
+                                                                    ("tokens", "logistic", 3.0, {"a": 1.4, "b": -0.2})])
+def test_fast_inference_equals_sklearn_predict_proba(features, loss, temperature, top_label, tmp_path):
     import numpy as np
 
     from pipeline.models.predict import LinearTextModel
@@ -267,12 +302,20 @@ def test_fast_inference_equals_sklearn_predict_proba(features, loss, temperature
         pipe = _fit(_pipeline(features, 2.0, "balanced", 1, 0, loss=loss), docs, labels, [1.0] * len(docs))
         before = pipe.predict([["快递", "没到"], ["发票"], ["谢谢", "退款"]]).tolist()
         pipe.steps[1][1].set_temperature(temperature)
-        assert pipe.predict([["快递", "没到"], ["发票"], ["谢谢", "退款"]]).tolist() == before  # a temperature never changes a label
+        pipe.steps[1][1].set_top_label(top_label)
+        assert pipe.predict([["快递", "没到"], ["发票"], ["谢谢", "退款"]]).tolist() == before  # neither step changes a label
         fast = LinearTextModel(pipe)
         probe = [["退款", "到账", "到账"], ["完全", "陌生"], [], ["快递", "发票", "退款", "。", "123"]]
         expected = pipe.predict_proba(probe)
         got = np.array([fast.proba(d) for d in probe])
         assert np.allclose(got, expected, atol=1e-9)
+        assert np.allclose(fast.proba_many(probe), expected, atol=1e-9) and np.allclose(fast.proba_rows(probe), expected, atol=1e-9)
+        if top_label:  # the inference files carry the map: the arrays give the same numbers
+            from pipeline.models import inference
+
+            inference.export(tmp_path, pipe, "0" * 64)
+            arrays = inference.load(tmp_path, "0" * 64)
+            assert arrays.top_label == top_label and np.allclose([arrays.proba(d) for d in probe], expected, atol=1e-9)
         label, conf, because, _ = fast.predict(["快递", "没到"], explain=3)
         assert label == pipe.predict([["快递", "没到"]])[0] and 0 < conf <= 1
 

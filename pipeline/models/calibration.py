@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from .top_label import apply_top_label, fit_top_label  # noqa: F401  (fit_top_label: the calibration API in one place)
+
 LOSSES = ("svm", "logistic")
 
 
@@ -108,17 +110,19 @@ def expected_calibration_error(proba: np.ndarray, y_index: np.ndarray, bins: int
 
 class SoftmaxLinear(ClassifierMixin, BaseEstimator):
     """A linear classifier (``loss="svm"``: LinearSVC, ``"logistic"``: LogisticRegression) whose
-    probabilities are ``softmax(decision / temperature)``. ``set_temperature`` after fitting;
-    the predictions never change with it."""
+    probabilities are ``softmax(decision / temperature)``, then, when set, the top-label map
+    (top_label.py). ``set_temperature`` / ``set_top_label`` after fitting; the predictions never
+    change with either."""
 
     def __init__(self, loss: str = "svm", C: float = 1.0, class_weight: Any = None, max_iter: int = 5000,
-                 random_state: int | None = 0, temperature: float = 1.0):
+                 random_state: int | None = 0, temperature: float = 1.0, top_label: dict[str, float] | None = None):
         self.loss = loss
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
         self.random_state = random_state
         self.temperature = temperature
+        self.top_label = top_label
 
     def fit(self, X, y, sample_weight=None):
         from sklearn.linear_model import LogisticRegression
@@ -143,6 +147,10 @@ class SoftmaxLinear(ClassifierMixin, BaseEstimator):
         self.temperature = float(temperature)
         return self
 
+    def set_top_label(self, params: dict[str, float] | None) -> "SoftmaxLinear":
+        self.top_label = {"a": float(params["a"]), "b": float(params["b"])} if params else None
+        return self
+
     @property
     def coef_(self) -> np.ndarray:
         return self.raw_coef_ / self.temperature
@@ -159,7 +167,8 @@ class SoftmaxLinear(ClassifierMixin, BaseEstimator):
         return self.raw_decision_function(X) / self.temperature
 
     def predict_proba(self, X) -> np.ndarray:
-        return softmax(self.raw_decision_function(X), self.temperature)
+        # getattr: a model pickled before the top-label step has no such attribute
+        return apply_top_label(softmax(self.raw_decision_function(X), self.temperature), getattr(self, "top_label", None))
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -3,7 +3,7 @@ as arrays — so inspecting loads neither scikit-learn (~1.1 s of imports per pr
 
 ``models/<name>/inference.npz`` holds the idf vector, the (calibrated) coefficients and the
 intercept; ``inference.json`` the vocabulary in feature order, the classes, the tf-idf options,
-the analyzer by name (a function of :mod:`pipeline.models.features`) and two sha256s: of
+the top-label map when the model has one (top_label.py), the analyzer by name (a function of :mod:`pipeline.models.features`) and two sha256s: of
 ``model.joblib`` it was derived from, and of the ``.npz``. They are written whenever a bundle is
 saved or installed (train, promote). At load they are used only when both hashes match — the
 model's ``metadata.json`` and the arrays on disk — else the stage falls back to ``model.joblib``
@@ -44,7 +44,7 @@ def export(directory: Path, model: Any, source_sha256: str) -> dict[str, Any]:
         vocab[j] = token
     spec = {"format": FORMAT, "source_sha256": source_sha256, "arrays_sha256": sha256_file(tmp_arrays),
             "analyzer": analyzer.__name__, "classes": fast.classes, "sublinear": fast.sublinear, "l2": fast.l2,
-            "vocab": vocab}
+            "vocab": vocab, **({"top_label": fast.top_label} if fast.top_label else {})}
     tmp_spec = directory / (SPEC_FILE + ".tmp")
     tmp_spec.write_text(json.dumps(spec, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     os.replace(tmp_arrays, directory / ARRAYS_FILE)
@@ -77,4 +77,4 @@ def load(directory: Path, source_sha256: str | None):
         idf, coef_t, intercept = arrays["idf"], np.ascontiguousarray(arrays["coef_t"]), arrays["intercept"]
     return LinearTextModel.from_arrays(analyzer=analyzer, vocab={t: j for j, t in enumerate(spec["vocab"])}, idf=idf,
                                        coef_t=coef_t, intercept=intercept, classes=list(spec["classes"]),
-                                       sublinear=bool(spec["sublinear"]), l2=bool(spec["l2"]))
+                                       sublinear=bool(spec["sublinear"]), l2=bool(spec["l2"]), top_label=spec.get("top_label"))

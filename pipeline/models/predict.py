@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .features import AGENT_PREFIX, BECAUSE_SKIP, CHAR_PREFIX, clean_token
+from .top_label import apply_top_label
 
 
 MEMO_SIZE = 500_000  # distinct raw tokens remembered per model (bounded memory on open-ended input)
@@ -56,22 +57,23 @@ class LinearTextModel:
             intercept = np.asarray(clf.intercept_, dtype=np.float64)
         self._setup(analyzer=vec.analyzer, vocab=dict(vec.vocabulary_), idf=np.asarray(vec.idf_, dtype=np.float64),
                     coef_t=np.ascontiguousarray(coef.T), intercept=intercept, classes=[str(c) for c in clf.classes_],
-                    sublinear=bool(vec.sublinear_tf), l2=vec.norm == "l2")
+                    sublinear=bool(vec.sublinear_tf), l2=vec.norm == "l2", top_label=getattr(clf, "top_label", None))
         self.pipeline = pipeline
 
     @classmethod
     def from_arrays(cls, *, analyzer: Any, vocab: dict[str, int], idf: np.ndarray, coef_t: np.ndarray, intercept: np.ndarray,
-                    classes: list[str], sublinear: bool, l2: bool) -> LinearTextModel:
+                    classes: list[str], sublinear: bool, l2: bool, top_label: dict[str, float] | None = None) -> LinearTextModel:
         """The same model from its arrays (models/inference.py): no scikit-learn import, no pickle."""
         self = cls.__new__(cls)
         self._setup(analyzer=analyzer, vocab=vocab, idf=idf, coef_t=coef_t, intercept=intercept, classes=classes,
-                    sublinear=sublinear, l2=l2)
+                    sublinear=sublinear, l2=l2, top_label=top_label)
         self.pipeline = None  # the fitted scikit-learn pipeline: only when loaded from model.joblib
         return self
 
     def _setup(self, *, analyzer: Any, vocab: dict[str, int], idf: np.ndarray, coef_t: np.ndarray, intercept: np.ndarray,
-               classes: list[str], sublinear: bool, l2: bool) -> None:
+               classes: list[str], sublinear: bool, l2: bool, top_label: dict[str, float] | None = None) -> None:
         self.analyzer, self.vocab, self.classes = analyzer, vocab, classes
+        self.top_label = top_label  # the shape step after the softmax (top_label.py); None: softmax only
         self.idf, self.sublinear, self.l2 = idf, sublinear, l2  # tf-idf: log(tf) + 1 when sublinear, × idf, l2 norm
         self.coef_t, self.intercept = coef_t, intercept  # coef_t: (n_features, n_classes)
         self.centered_t = self.coef_t - self.coef_t.mean(axis=1, keepdims=True)
@@ -152,7 +154,7 @@ class LinearTextModel:
         """Probabilities for several short documents (a conversation's customer turns) as lists,
         equal to ``proba`` row by row. With few classes, plain Python beats array calls on a
         handful of features per turn (~10 µs a turn); otherwise ``proba_many``."""
-        if self._rows is None:
+        if self._rows is None or self.top_label:
             return self.proba_many(docs).tolist()
         if len(self._intercept_list) == 3 and self.per_token and not self.char_ngrams:
             return self._proba_rows_3(docs)
@@ -162,7 +164,7 @@ class LinearTextModel:
         """``proba_rows`` the plain way — the analyzer over each whole document (no token memo), a
         Counter, a loop over the classes: what the faster variants must equal float for float
         (tests/test_output_identity.py)."""
-        if self._rows is None:
+        if self._rows is None or self.top_label:
             return self.proba_many(docs).tolist()
         vocab = self.vocab
         return self._proba_rows_loop(docs, lambda doc: {vocab[t]: n for t, n in Counter(self.analyzer(doc)).items() if t in vocab})
@@ -259,14 +261,16 @@ class LinearTextModel:
             z[rows] += np.add.reduceat(self.coef_t[ix] * w[:, None], starts, axis=0)
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        p = e / e.sum(axis=1, keepdims=True)
+        return apply_top_label(p, self.top_label) if self.top_label else p
 
     def proba(self, doc: Sequence[str]) -> np.ndarray:
         idx, w = self._vector(doc)
         z = self.intercept + w @ self.coef_t[idx] if len(idx) else self.intercept.copy()
         z = z - z.max()
         e = np.exp(z)
-        return e / e.sum()
+        p = e / e.sum()
+        return apply_top_label(p[None, :], self.top_label)[0] if self.top_label else p
 
     def predict(self, doc: Sequence[str], explain: int = 0, counts: dict[int, int] | None = None) -> tuple[str, float, list[str], np.ndarray]:
         """(label, confidence, because, probabilities) for one document (a token list), or for
@@ -276,6 +280,8 @@ class LinearTextModel:
         z = z - z.max()
         e = np.exp(z)
         p = e / e.sum()
+        if self.top_label:
+            p = apply_top_label(p[None, :], self.top_label)[0]
         k = int(p.argmax())
         because: list[str] = []
         if explain and len(idx):

@@ -79,6 +79,9 @@ class TrainOptions:
     # fitted on the out-of-fold decisions of k-fold CV for each k here (calibration.temperature_curve);
     # empty: the temperature of the selection CV's fold models (v3 before issue 11's ECE fix)
     temperature_folds: list[int] = field(default_factory=list)
+    # after the temperature, a top-label map fitted on the out-of-fold confidences (top_label.py):
+    # the shape one temperature can't fix (issue 11; chosen by nested CV, docs/MODELS.md)
+    top_label: bool = False
     calibration_cv_repeats: int = 0  # > 0: also the nested CV of the calibration methods on the training split (report only; slow)
     train_share: float = 1.0  # learning curves: train on this share of the training dialogues (by hash)
     # sentiment
@@ -103,7 +106,7 @@ def default_options(name: str, **overrides: Any) -> TrainOptions:
         base = {"features": "tokens+role+chars", "loss": "svm", "C": [0.3, 0.6], "summary_weight": [0.5],
                 "turn_weight": [0.3], "min_df": 3, "cv_folds": 5, "cv_repeats": 2, "cv_all": True,
                 # nested CV on the training split (docs/MODELS.md): ECE 0.059 → 0.053, predictions unchanged
-                "temperature_folds": [2, 3, 5, 10]}
+                "temperature_folds": [2, 3, 5, 10], "top_label": True}
     elif name == "sentiment":
         # chat turns alone (issue 11): the 75k reviews mixed in at 0.05 cost 0.15 of negative F1 on
         # real chat turns; reviews get their own model. Context (previous turns) measured no better.
@@ -264,7 +267,8 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
     import numpy as np
     from sklearn.metrics import f1_score
 
-    from .calibration import expected_calibration_error, fit_temperature, softmax, temperature_at, temperature_curve
+    from .calibration import (apply_top_label, expected_calibration_error, fit_temperature, fit_top_label, softmax, temperature_at,
+                              temperature_curve)
 
     opts = opts or default_options("issue_type")
     t_start = time.time()
@@ -378,9 +382,11 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
     oof = np.vstack(oof_by_cfg[best_cfg]) if train else np.zeros((0, len(labels)))
     oof_temperature = fit_temperature(oof, np.tile(y_train_idx, len(oof_by_cfg[best_cfg]))) if len(oof) else 1.0
     oof_p = softmax(oof, oof_temperature)
-    oof_calibration = expected_calibration_error(oof_p, np.tile(y_train_idx, len(oof_by_cfg[best_cfg])))
-    low_conf = _low_confidence_threshold(oof_p.max(axis=1).tolist(),
-                                         (oof_p.argmax(axis=1) == np.tile(y_train_idx, len(oof_by_cfg[best_cfg]))).tolist(),
+    oof_y = np.tile(y_train_idx, len(oof_by_cfg[best_cfg]))
+    top_label = fit_top_label(oof_p.max(axis=1), oof_p.argmax(axis=1) == oof_y) if opts.top_label and len(oof) else None
+    oof_p = apply_top_label(oof_p, top_label)
+    oof_calibration = expected_calibration_error(oof_p, oof_y)
+    low_conf = _low_confidence_threshold(oof_p.max(axis=1).tolist(), (oof_p.argmax(axis=1) == oof_y).tolist(),
                                          LOW_CONFIDENCE_GRID, opts.low_confidence_max_accuracy, opts.low_confidence_max_share)
     log(f"  fold models' temperature {oof_temperature:.3f}; out-of-fold ECE {oof_calibration['ece'] or 0:.3f}; "
         f"model.low_confidence below {low_conf['threshold']}")
@@ -391,8 +397,8 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
     def fold_sizes(fold_lists: list[list[int]]) -> float:
         return float(np.mean([sum(1 for v in fold if v != f) for fold in fold_lists for f in sorted(set(fold))]))
 
-    def temperature_points(idx: list[int], ks: list[int], done: dict[int, tuple[list[list[int]], list[np.ndarray]]]
-                           ) -> list[dict[str, Any]]:
+    def temperature_points(idx: list[int], ks: list[int], done: dict[int, tuple[list[list[int]], list[np.ndarray]]],
+                           keep: dict[int, tuple[list[list[int]], list[np.ndarray]]] | None = None) -> list[dict[str, Any]]:
         """The temperature fitted on the out-of-fold decisions of kk-fold CV of ``idx`` (best
         configuration), for each kk of ``ks``, with the fold models' mean training size;
         ``done``: kk → (folds, decisions) already computed."""
@@ -406,6 +412,8 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
             else:
                 fold_lists = _repeated_folds([dialogues[i].key for i in idx], kk, max(1, opts.cv_repeats), opts.seed)
                 zs = oof_decisions(idx, fold_lists, best_cfg)
+            if keep is not None:
+                keep[kk] = (fold_lists, zs)
             Z, Y = np.vstack(zs), np.tile(y_idx, len(zs))
             filled = ~np.all(Z == 0, axis=1)  # rows of a skipped fold (one class only) have no decision
             points.append({"folds": kk, "repeats": len(zs), "train_dialogues": fold_sizes(fold_lists),
@@ -424,7 +432,10 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
         curve = temperature_curve([(fold_sizes(folds), oof_temperature)]) if train else temperature_curve([])
         temperature = oof_temperature
         calibration_method = "the fold models' temperature"
-    calibration_info = {"method": calibration_method, "train_dialogues": len(train), "temperature": temperature,
+    if top_label:
+        calibration_method += f"; then the top-label map σ({top_label['a']:.3f} · logit(c) + {top_label['b']:.3f}) fitted on the out-of-fold confidences"
+        log(f"  top-label map on the out-of-fold confidences: a = {top_label['a']:.3f}, b = {top_label['b']:.3f}")
+    calibration_info = {"method": calibration_method, "train_dialogues": len(train), "temperature": temperature, "top_label": top_label,
                         "out_of_fold_temperature": oof_temperature, "points": curve_points,
                         "curve": {"intercept": curve["intercept"], "slope": curve["slope"]}}
 
@@ -434,17 +445,23 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
     # temperature) or at its size off the curve — the choice of the method (issue 11, docs/MODELS.md)
     calibration_cv: dict[str, Any] = {}
     if opts.calibration_cv_repeats and curve_points:
-        methods = ("fold_models_temperature", "temperature_curve")
+        methods = ("fold_models_temperature", "temperature_curve", "temperature_curve+top_label")
         runs: list[dict[str, Any]] = []
         for r in range(opts.calibration_cv_repeats):
             outer = _repeated_folds(keys, k, 1, opts.seed + 100 + r)[0]
             zs_out = np.zeros((len(train), len(labels)))
-            temps = np.zeros((len(train), len(methods)))
+            temps = np.zeros((len(train), 2))
+            top_params: dict[int, dict[str, float]] = {}
             for f in sorted(set(outer)):
                 inner = [train[j] for j in range(len(train)) if outer[j] != f]
                 rows_ = [j for j in range(len(train)) if outer[j] == f]
-                pts = temperature_points(inner, [*opts.temperature_folds, k], {})
+                kept: dict[int, tuple[list[list[int]], list[np.ndarray]]] = {}
+                pts = temperature_points(inner, [*opts.temperature_folds, k], {}, keep=kept)
                 t_fold = next(p["temperature"] for p in pts if p["folds"] == k)
+                z_in = np.vstack(kept[k][1])
+                y_in = np.tile(np.array([labels.index(y[i]) for i in inner]), len(kept[k][1]))
+                p_in = softmax(z_in, t_fold)
+                top_params[f] = fit_top_label(p_in.max(axis=1), p_in.argmax(axis=1) == y_in)
                 t_curve = temperature_at(temperature_curve([(p["train_dialogues"], p["temperature"]) for p in pts
                                                             if p["folds"] in opts.temperature_folds]), len(inner))
                 zs_out[rows_] = decisions(fit(inner, *best_cfg), [train[j] for j in rows_])
@@ -454,10 +471,12 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
             run: dict[str, Any] = {"single_type_macro_f1": st_r["single_type"]["macro_f1"] if st_r["single_type"] else None,
                                    "accuracy_any": st_r["accuracy_any"]}
             for m_, name_ in enumerate(methods):
-                p_ = np.vstack([softmax(zs_out[j:j + 1], temps[j, m_]) for j in range(len(train))])
+                p_ = np.vstack([softmax(zs_out[j:j + 1], temps[j, min(m_, 1)]) for j in range(len(train))])
+                if name_.endswith("+top_label"):
+                    p_ = np.vstack([apply_top_label(p_[j:j + 1], top_params[outer[j]]) for j in range(len(train))])
                 run[name_] = {"ece": expected_calibration_error(p_, y_train_idx)["ece"],
                               "nll": float(-np.mean(np.log(p_[np.arange(len(train)), y_train_idx] + 1e-12))),
-                              "temperature": float(temps[:, m_].mean())}
+                              "temperature": float(temps[:, min(m_, 1)].mean())}
             runs.append(run)
             log(f"  nested calibration CV repeat {r + 1}: ECE " + ", ".join(f"{n_} {run[n_]['ece']:.3f}" for n_ in methods))
         calibration_cv = {"outer_folds": k, "repeats": len(runs), "seed": opts.seed + 100, "per_repeat": runs,
@@ -467,7 +486,7 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
                              for n_ in methods}}
 
     model = fit(train, *best_cfg)
-    model.steps[1][1].set_temperature(temperature)
+    model.steps[1][1].set_temperature(temperature).set_top_label(top_label)
     fast = _fast(model)
 
     # held-out: scored the way the pipeline scores (LinearTextModel)
@@ -509,7 +528,8 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
                                "single_type_macro_f1": s_["single_type"]["macro_f1"] if s_["single_type"] else None,
                                "single_type_per_class_f1": {lab: v["f1"] for lab, v in s_["single_type"]["per_class"].items()} if s_["single_type"] else {},
                                "accuracy_any": s_["accuracy_any"],
-                               "ece": expected_calibration_error(softmax(z, cv_temperature), np.array([labels.index(v) for v in y_all]))["ece"]})
+                               "ece": expected_calibration_error(apply_top_label(softmax(z, cv_temperature), top_label),
+                                                                  np.array([labels.index(v) for v in y_all]))["ece"]})
         cv_all = {"dialogues": len(every), "folds": k, "repeats": len(zs), "temperature": cv_temperature, "per_repeat": per_repeat,
                   **{key: float(np.mean([r[key] for r in per_repeat if r[key] is not None]))
                      for key in ("macro_f1", "single_type_macro_f1", "accuracy_any", "ece")},
@@ -566,7 +586,7 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
         "document": {"roles": opts.roles},
         "params": {"loss": opts.loss, "C": best["C"], "summary_weight": best["summary_weight"], "turn_weight": best["turn_weight"],
                    "soft_labels": opts.soft_labels, "class_weight": opts.class_weight, "min_df": opts.min_df, "seed": opts.seed,
-                   "temperature": temperature},
+                   "temperature": temperature, "top_label": top_label},
         "calibration": calibration_info,
         "held_out": {"macro_f1": held_out["macro_f1"], "accuracy": held_out["accuracy"], "n": held_out["n"],
                      "single_type_macro_f1": diagnostics["test_single_type_macro_f1"], "single_type_n": st["single_type_n"],
@@ -583,7 +603,7 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
     }
     params = {**{k_: v for k_, v in opts.params().items() if k_ not in ("review_weight", "stc3_weight", "min_review_accuracy")},
               "best_C": best["C"], "best_summary_weight": best["summary_weight"], "best_turn_weight": best["turn_weight"],
-              "temperature": temperature}
+              "temperature": temperature, **({"top_label_a": top_label["a"], "top_label_b": top_label["b"]} if top_label else {})}
     metrics = {**flat_metrics("test", held_out), "cv_single_type_macro_f1": best["score"], "cv_macro_f1": best.get("macro_f1", 0.0),
                "temperature": temperature, "out_of_fold_temperature": oof_temperature, "low_confidence_below": low_conf["threshold"],
                "baseline_majority_macro_f1": baselines["majority"]["macro_f1"],
