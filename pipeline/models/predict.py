@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .features import AGENT_PREFIX, BECAUSE_SKIP, CHAR_PREFIX, clean_token
-from .top_label import apply_top_label
+from .top_label import apply_top_label, top_label_row
 
 
 MEMO_SIZE = 500_000  # distinct raw tokens remembered per model (bounded memory on open-ended input)
@@ -270,7 +270,7 @@ class LinearTextModel:
         z = z - z.max()
         e = np.exp(z)
         p = e / e.sum()
-        return apply_top_label(p[None, :], self.top_label)[0] if self.top_label else p
+        return top_label_row(p, self.top_label) if self.top_label else p
 
     def predict(self, doc: Sequence[str], explain: int = 0, counts: dict[int, int] | None = None) -> tuple[str, float, list[str], np.ndarray]:
         """(label, confidence, because, probabilities) for one document (a token list), or for
@@ -281,7 +281,7 @@ class LinearTextModel:
         e = np.exp(z)
         p = e / e.sum()
         if self.top_label:
-            p = apply_top_label(p[None, :], self.top_label)[0]
+            p = top_label_row(p, self.top_label)
         k = int(p.argmax())
         because: list[str] = []
         if explain and len(idx):

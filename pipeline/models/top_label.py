@@ -9,6 +9,8 @@ inference.py) needs neither scikit-learn nor scipy to apply it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -36,23 +38,31 @@ def fit_top_label(confidence: np.ndarray, correct: np.ndarray) -> dict[str, floa
     return {"a": float(res.x[0]), "b": float(res.x[1])}
 
 
+def top_label_row(p: np.ndarray, params: dict[str, float]) -> np.ndarray:
+    """One row of probabilities with its top class re-mapped by :func:`fit_top_label`'s parameters
+    and the other classes rescaled to fill the rest in their own proportions. The top class stays
+    the top (its new value is floored at the largest rescaled other), so no prediction changes.
+    Scalar arithmetic: inspecting calls it once per conversation, where numpy's per-call cost on
+    eleven numbers would be most of the work."""
+    values = p.tolist()
+    k = max(range(len(values)), key=values.__getitem__)
+    c = values[k]
+    rest = 1.0 - c
+    if rest <= 0:  # all the mass on one class: nothing to move
+        return np.asarray(p, dtype=np.float64)
+    x = math.log(min(max(c, 1e-6), 1 - 1e-6)) - math.log1p(-min(max(c, 1e-6), 1 - 1e-6))
+    c_new = 1.0 / (1.0 + math.exp(-(params["a"] * x + params["b"])))
+    second = max((v for j, v in enumerate(values) if j != k), default=0.0)
+    # the smallest top value that keeps the top: c' ≥ second · (1 − c') / (1 − c)
+    c_new = max(c_new, second / max(rest + second, 1e-12) * (1 + 1e-9))
+    out = np.asarray(p, dtype=np.float64) * ((1.0 - c_new) / rest)
+    out[k] = c_new
+    return out
+
+
 def apply_top_label(proba: np.ndarray, params: dict[str, float] | None) -> np.ndarray:
-    """``proba`` with each row's top class re-mapped by :func:`fit_top_label`'s parameters and the
-    other classes rescaled to fill the rest in their own proportions. The top class stays the top
-    (its new value is never below the largest rescaled other), so no prediction changes."""
+    """:func:`top_label_row` for every row of ``proba`` (n, k); ``proba`` itself without ``params``."""
     proba = np.asarray(proba, dtype=np.float64)
     if not params or proba.size == 0:
         return proba
-    top = proba.argmax(axis=1)
-    rows = np.arange(len(proba))
-    c = proba[rows, top]
-    c_new = 1.0 / (1.0 + np.exp(-(params["a"] * _logit(c) + params["b"])))
-    rest = 1.0 - c
-    second = np.sort(proba, axis=1)[:, -2] if proba.shape[1] > 1 else np.zeros(len(proba))
-    # the smallest top value that keeps the top: c' ≥ second · (1 − c') / (1 − c)
-    floor = np.where(rest > 0, second / np.maximum(rest + second, 1e-12), 0.0)
-    c_new = np.where(rest > 0, np.maximum(c_new, floor * (1 + 1e-9)), c)  # a row with all its mass on one class stays so
-    scale = np.where(rest > 0, (1.0 - c_new) / np.maximum(rest, 1e-12), 0.0)
-    out = proba * scale[:, None]
-    out[rows, top] = c_new
-    return out
+    return np.vstack([top_label_row(row, params) for row in proba])
