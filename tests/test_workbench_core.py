@@ -270,7 +270,7 @@ def test_users_and_tokens_commands(db_url, monkeypatch, capsys):
 EXPECTED_ACTIONS = {
     "admin": set(permissions.ACTIONS) - {"appeal", "account_case"},  # an appeal and a 差评 情况说明 are the agent's own
     "supervisor": {"review", "assign", "dispute", "sign_off", "see_unmasked", "view_queue", "view_agreement", "export_labels",
-                   "view_audit", "calibrate", "run_calibration", "view_cases", "handle_cases"},
+                   "view_audit", "calibrate", "run_calibration", "view_cases", "handle_cases", "manage_questions"},  # QA leads add questions (issue 17)
     "inspector": {"review", "dispute", "view_queue", "calibrate"},
     "agent": {"appeal", "view_cases", "account_case"},
 }

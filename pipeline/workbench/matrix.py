@@ -41,6 +41,10 @@ RELATION = {
     "/cases/{case_id}/measures/{measure_id}/done": "措施负责人本人或主管/管理员;措施执行中",
     "/cases/{case_id}/follow-up": "措施全部完成",
     "/cases/{case_id}/close": "已回访",
+    "/questions": "列表:全部问题(rules.yaml 的只读);添加:编号不得与已有问题重复,记入审计",
+    "/questions/{question_id}/edit": "仅本工作台添加的问题;已有人选过的选项不能删除",
+    "/questions/{key}/queue": "只列本人可见的会话(同队列)",
+    "/conversations/{conv_id}/questions": "可见的会话;答案须为该问题的选项之一,记入审计",
 }
 
 

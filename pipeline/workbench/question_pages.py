@@ -103,7 +103,5 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
 
             return _conversation_response(request, db, user, conv, error=str(e), status=_error_status(e))
 
-        back = _field(form, "next")
-        target = back if back.startswith("/questions/") and "//" not in back else f"/conversations/{conv.id}#question-{key}"
         return run_action(request, db, lambda: question_store.set_answer(db, config, conv, key, answer, user),
-                          f"已记录:{key} → {answer}", target, again)
+                          f"已记录:{key} → {answer}", f"/conversations/{conv.id}#question-{key}", again)

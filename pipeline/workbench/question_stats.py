@@ -27,9 +27,9 @@ def question_agreement(session: Session, config: dict) -> list[dict[str, Any]]:
     questions = all_questions(session, config, active_only=False)
     keys = [q.key for q in questions]
     people = human_answers(session, keys)
-    machine = {(m.conversation_id, m.question): m for m in session.scalars(
-        select(MachineAnswer).where(MachineAnswer.question.in_(keys), MachineAnswer.conversation_id.in_(
-            {cid for cid, _ in people} or {-1})))}
+    answered_too = exists().where(QuestionAnswer.conversation_id == MachineAnswer.conversation_id,
+                                  QuestionAnswer.question == MachineAnswer.question)
+    machine = {(m.conversation_id, m.question): m for m in session.scalars(select(MachineAnswer).where(answered_too))}
     out = []
     for q in questions:
         pairs, abstained = [], 0

@@ -67,8 +67,14 @@ def _file_key(path: Path) -> tuple[str, float]:
     return str(path), path.stat().st_mtime if path.exists() else 0.0
 
 
+def _models_key(models_dir: Path) -> tuple[str, float]:
+    """The models folder and its newest metadata.json: a model promoted while the workbench runs shows at once."""
+    return str(models_dir), max((p.stat().st_mtime for p in models_dir.glob("*/metadata.json")), default=0.0)
+
+
 @lru_cache(maxsize=8)
-def _rule_questions(rules_path: str, _mtime: float, scorecard_path: str, _smtime: float, models_dir: str) -> tuple[QuestionDef, ...]:
+def _rule_questions(rules_path: str, _mtime: float, scorecard_path: str, _smtime: float, models_dir: str,
+                    _mmtime: float) -> tuple[QuestionDef, ...]:
     from ..config import load_yaml
     from ..models.store import has_bundle, read_metadata
     from ..questions import STATUS_LIVE, STATUS_TRIAL
@@ -104,7 +110,7 @@ def rule_questions(config: dict) -> list[QuestionDef]:
 
     rules = resolve_path(config["paths"]["rules"])
     card = resolve_path(config["paths"]["scorecard"])
-    return list(_rule_questions(*_file_key(rules), *_file_key(card), str(resolve_path(config["paths"]["models"]))))
+    return list(_rule_questions(*_file_key(rules), *_file_key(card), *_models_key(resolve_path(config["paths"]["models"]))))
 
 
 def _from_row(q: Question) -> QuestionDef:
