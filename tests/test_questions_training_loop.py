@@ -109,12 +109,13 @@ def test_a_question_without_gold_labels_trains_on_peoples_answers_alone(tmp_path
         engine.dispose()
     labels = tmp_path / "labels" / "question_answers.jsonl"
     ids = [orjson.loads(line)["id"] for line in labels.read_bytes().splitlines()]
-    result = train_question("question.needs_asked", "unused", cfg, C_grid=(1.0,), log=lambda m: None, extra_labels=(labels,))
+    result = train_question("question.needs_asked", "unused", cfg, C_grid=(1.0,), log=lambda m: None,
+                            extra_labels=(labels.parent,))  # the export's folder will do
     data = result.metadata["training_data"]
     held = [i for i in ids if _extra_split(i)]
     assert data["test_n"] == len(held) > 0 and data["train_n"] == len(ids) - len(held)
     assert data["gold_label"] is None and "people's answers" in data["test_split"]
-    assert data["extra_labels"][0]["held_out_here"] == len(held)
+    assert data["extra_labels"][0]["held_out_here"] == len(held) and data["extra_labels"][0]["path"] == str(labels)
 
 
 def test_training_a_question_with_no_answers_at_all_says_what_to_do(cfg):

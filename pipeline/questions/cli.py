@@ -57,7 +57,8 @@ def add_parser(tsub) -> None:
     sp.add_argument("question_id", metavar="ID", help="a rule of kind question in lexicons/rules.yaml, e.g. question.resolved")
     sp.add_argument("--gold", default="data/gold", help="gold folder with people's answers: dev trains, test is held out (default data/gold)")
     sp.add_argument("--extra-labels", action="append", metavar="FILE",
-                    help="people's answers exported from the workbench (zhijian export-labels → question_answers.jsonl), "
+                    help="people's answers exported from the workbench (zhijian export-labels --out DIR → DIR/question_answers.jsonl; "
+                         "DIR itself will do), "
                          "added to the training data only — never to the held-out test (repeatable)")
     sp.add_argument("--C", help="inverse regularisation, comma-separated values are a CV grid (default 0.1,0.3,1,3)")
     sp.add_argument("--seed", type=int, default=0)

@@ -93,6 +93,8 @@ def read_extra_labels(path: str | Path, question_id: str) -> tuple[list[dict[str
     import orjson
 
     path = Path(path)
+    if path.is_dir():  # the --out folder of zhijian export-labels, as `train issue-type --extra-labels labels/` takes it
+        path = path / "question_answers.jsonl"
     if not path.is_file():
         raise ConfigError(f"--extra-labels {path}: no such file; write one with `zhijian export-labels --out DIR` "
                           f"(DIR/question_answers.jsonl)")
