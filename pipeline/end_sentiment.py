@@ -67,14 +67,25 @@ class EndSentiment:
         hits = self.lexicons.match(turn.norm or self.lexicons.normalizer.text(turn.text), names)
         return hits[0] if hits else None
 
+    def _last_substantive(self, customer: list) -> list:
+        """The last ``negative_last_substantive`` customer turns that are more than an
+        acknowledgement, latest first — read from the end, so the acknowledgements lexicon is
+        matched on the few turns needed, not on every turn of the conversation."""
+        out: list = []
+        for t in reversed(customer):
+            if len(out) >= self.negative_last_substantive:
+                break
+            if not (self.skip and self._hit(t, self.skip)):
+                out.append(t)
+        return out
+
     def judge(self, conversation: Conversation) -> tuple[str, int | None, str | None]:
         """``(label, turn index, lexicon entry id)`` — the turn and entry are the evidence (None for neutral)."""
         customer = [t for t in conversation.turns if t.role == "customer" and (t.norm or t.text).strip()]
         for t in reversed(customer[-self.positive_last_turns:] if self.positive_last_turns else []):
             if hit := self._hit(t, self.positive):
                 return "positive", t.index, hit.entry.id
-        substantive = [t for t in customer if not (self.skip and self._hit(t, self.skip))]
-        for t in reversed(substantive[-self.negative_last_substantive:] if self.negative_last_substantive else []):
+        for t in self._last_substantive(customer):
             if hit := self._hit(t, self.negative):
                 thanked = self.thanks_after_clears_negative and any(
                     later.index > t.index and any(w in (later.norm or later.text) for w in self.thanks_words) for later in customer)
