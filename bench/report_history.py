@@ -197,6 +197,14 @@ def generate_history(out: Path, days: int = 30, per_day: int = 3400, seed: int =
             "warnings": [[] for _ in range(n)], "source_path": [f"incoming/{day}/conversations.jsonl"] * n,
             "source_line": np.arange(1, n + 1), "source_row": [None] * n,
         }
+        # who the customer is (FCR: does the same customer come back within N days?) and how long the contact took (AHT),
+        # as `zhijian inspect` writes them — drawn from their own generator so every other column stays as before
+        side = np.random.default_rng([seed, d])
+        pool = int(per_day * days * 1.5)  # ~14 % of contacts come back within 7 days
+        customer = np.array([f"U{c:07d}" for c in side.integers(0, pool, n)], dtype=object)
+        customer[side.random(n) < 0.01] = None  # an export without customer.id
+        res["customer_id"] = customer
+        res["duration_s"] = np.where(has_ts, np.round(side.lognormal(np.log(np.where(channel == "chat", 280, 220)), 0.6, n), 1), np.nan)
         run = out / "runs" / day.isoformat()
         run.mkdir(parents=True, exist_ok=True)
         # + the customer's first-turn sentiment, the column the report reads once the classifier writes it (docs/REPORTS.md)

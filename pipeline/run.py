@@ -27,7 +27,7 @@ from .models import ModelsStage
 from .normalize import Normalizer
 from .review_flags import ReviewFlags
 from .rules import RuleSet
-from .schema import Conversation, ConversationResult, Reject
+from .schema import Conversation, ConversationResult, Reject, handling_time_s
 from .scoring import Scorecard
 from .segment import USER_WORD_FREQ, Segmenter, read_domain_words
 
@@ -129,7 +129,23 @@ class Inspector:
             warnings=c.warnings,
             source={"path": c.source.path, "line": c.source.line, "row": c.source.row} if c.source else None,
             questions=preds.get("questions"),
+            customer_id=self._customer_id(c.customer),
+            duration_s=_rounded(handling_time_s(x for t in c.turns for x in (t.ts, t.end_ts))),
         )
+
+    def _customer_id(self, customer: Any) -> str | None:
+        """The input's ``customer.id`` as text. Masked like any free text when masking is on: exports often key
+        customers by their phone number or e-mail, and results go to reports and BI tools. (A masked phone keeps
+        its first 3 and last 4 digits, so two customers can share one masked id: the report says so.)"""
+        cid = customer.get("id") if isinstance(customer, dict) else None
+        if cid is None or isinstance(cid, (dict, list)):
+            return None
+        cid = str(cid)
+        if not self.mask:
+            return cid
+        from .privacy import mask_free_text
+
+        return mask_free_text(cid, self.mask_char)
 
     def _masked_rating(self, rating: Any) -> Any:
         """The rating with its free-text comment masked: results and Parquet files go to reports
@@ -150,6 +166,10 @@ class Inspector:
                 turn = c.turns[f.turn]
                 if turn.pii:
                     f.evidence = mask_span_text(turn.text, f.start, f.end, turn.pii, self.mask_char)
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)  # as the response metrics: float noise off the timestamps' difference
 
 
 @dataclass

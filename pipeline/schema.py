@@ -53,6 +53,19 @@ class Turn:
         return self.norm_map[norm_start], self.norm_map[norm_end - 1] + 1
 
 
+def handling_time_s(times) -> float | None:
+    """A contact's handling time from its turns' times (each turn's ``ts`` and ``end_ts``, seconds; None
+    and non-numbers skipped): the latest − the earliest, i.e. the last turn's end (``end_ts``, else
+    ``ts``) − the first turn's ``ts`` when the clock runs forward. None with fewer than two times —
+    one timestamp measures nothing — so a contact without timestamps has no duration, never 0.
+    The one definition of AHT's input: ``zhijian inspect`` (results' ``duration_s``) and the report's
+    fallback to the workbench's transcripts (pipeline/report/workbench.py) both use it."""
+    values = [float(t) for t in times if isinstance(t, (int, float)) and not isinstance(t, bool)]
+    if len(values) < 2:
+        return None
+    return max(values) - min(values)
+
+
 @dataclass(slots=True)
 class SourceRef:
     """Where a record came from: the file and its 1-based line (JSONL) or row (tables)."""
@@ -164,6 +177,9 @@ class ConversationResult:
     warnings: list[str] = field(default_factory=list)
     source: dict[str, Any] | None = None
     questions: list[dict[str, Any]] | None = None  # scorecard questions' answers (rule kind `question`, issue 17)
+    # last, so that every field before them keeps its bytes in results.jsonl (the writers serialize the dataclass in order)
+    customer_id: str | None = None  # the input's customer.id — masked when it holds a phone / e-mail / ID number (the report's FCR)
+    duration_s: float | None = None  # handling time (:func:`handling_time_s`; the report's AHT)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -185,4 +201,6 @@ class ConversationResult:
             "warnings": self.warnings,
             "source": self.source,
             **({"questions": self.questions} if self.questions is not None else {}),
+            "customer_id": self.customer_id,
+            "duration_s": self.duration_s,
         }

@@ -38,7 +38,7 @@ RAW_PHONE = "13812345678"
 def write_run(run: Path, rows: list[dict], findings: list[tuple] = (), *, manifest: dict | None = None,
               verdicts: list[dict] | None = None, extra: tuple[str, ...] = ("customer_id", "duration_s")) -> Path:
     """A RUN_DIR written with the writers' Parquet schemas; ``rows`` override the defaults per conversation.
-    ``extra`` columns (not written by `zhijian inspect` yet) are added to the schema."""
+    Of the columns `zhijian inspect` writes since issue 13, those not in ``extra`` are left out (a run made before)."""
     from pipeline.io.writers import FINDING_COLUMNS, RESULT_COLUMNS, arrow_schema
 
     run.mkdir(parents=True)
@@ -52,9 +52,8 @@ def write_run(run: Path, rows: list[dict], findings: list[tuple] = (), *, manife
                 "source_row": None, "customer_id": None, "duration_s": None}
         out.append({**base, **r})
     schema = arrow_schema(RESULT_COLUMNS)
-    types = {"customer_id": pa.string(), "duration_s": pa.float64()}
-    for c in extra:
-        schema = schema.append(pa.field(c, types[c]))
+    for c in {"customer_id", "duration_s"} - set(extra):
+        schema = schema.remove(schema.get_field_index(c))
     pq.write_table(pa.Table.from_pylist([{k: v for k, v in r.items() if k in schema.names} for r in out], schema=schema),
                    run / "results.parquet")
     frows = []

@@ -11,29 +11,54 @@ RUNS = [0, 0, 1, 1, 2, 0]
 IDS = ["a", "b", "a", "c", "a", "z"]
 
 
-@pytest.mark.parametrize("in_runs, in_ids", [([0, 1, 1], ["a", "a", "b"]), ([], []), ([2], ["a"]), ([0, 0], ["z", "z"])])
-def test_pair_isin_is_tuple_membership(in_runs, in_ids):
-    from pipeline.report.keys import pair_isin
+def keyed(results: pd.DataFrame, findings: pd.DataFrame) -> None:
+    from pipeline.report.load import conversation_keys
 
+    conversation_keys(results, findings)
+
+
+@pytest.mark.parametrize("in_runs, in_ids", [([0, 1, 1], ["a", "a", "b"]), ([], []), ([2], ["a"]), ([0, 0], ["z", "z"])])
+def test_key_isin_is_tuple_membership(in_runs, in_ids):
+    from pipeline.report.keys import KEY, key_isin
+
+    left = pd.DataFrame({"run": RUNS, "id": pd.Series(IDS, dtype=object)})
+    right = pd.DataFrame({"run": pd.Series(in_runs, dtype=int), "conversation_id": pd.Series(in_ids, dtype=object)})
+    keyed(left, right)
     want = [k in set(zip(in_runs, in_ids)) for k in zip(RUNS, IDS)]
-    assert pair_isin(np.array(RUNS), IDS, np.array(in_runs, dtype=int), in_ids).tolist() == want
-    assert pair_isin([], [], in_runs, in_ids).tolist() == []
+    assert key_isin(left[KEY], right[KEY]).tolist() == want
+    assert key_isin([], right[KEY]).tolist() == []
+
+
+def test_conversation_keys_equal_exactly_when_the_pairs_are():
+    from pipeline.report.keys import KEY
+
+    results = pd.DataFrame({"run": RUNS, "id": pd.Series(IDS, dtype=object)})
+    findings = pd.DataFrame({"run": [0, 1, 2, 2, 0], "conversation_id": pd.Series(["a", "a", "a", None, None], dtype=object)})
+    keyed(results, findings)
+    pairs = list(zip(results["run"], results["id"])) + list(zip(findings["run"], findings["conversation_id"]))
+    keys = results[KEY].tolist() + findings[KEY].tolist()
+    for i, (p, k) in enumerate(zip(pairs, keys)):
+        for q, m in zip(pairs[i + 1:], keys[i + 1:]):
+            assert (k == m) == (p == q and p[1] is not None), (p, q)  # a missing id matches nothing, not even another
 
 
 def test_inner_join_is_the_merge():
-    from pipeline.report.keys import inner_join
+    from pipeline.report.keys import KEY, inner_join
 
     # as the loader gives them: strings as object columns with None (load._coerce)
     left = pd.DataFrame({"run": [1, 0, 0, 1, 2, 0], "conversation_id": ["a", "b", "a", "x", "a", "b"], "item": list("pqrstu")},
                         dtype=object).astype({"run": int})
     right = pd.DataFrame({"run": [0, 0, 1, 2], "id": ["a", "b", "a", "b"], "agent_id": ["A1", None, "A3", "A4"],
                           "agent_team": ["一组", "二组", None, "一组"]}, dtype=object).astype({"run": int})
-    got = inner_join(left, ["run", "conversation_id"], right, ["run", "id"])
-    want = left.merge(right, left_on=["run", "conversation_id"], right_on=["run", "id"], how="inner")
-    pd.testing.assert_frame_equal(got, want)
+    keyed(right, left)
+    got = inner_join(left, right, right_drop=("run", "id"))
+    assert list(got.columns) == [*left.columns, "agent_id", "agent_team"]
+    pd.testing.assert_frame_equal(got, left.merge(right.drop(columns=["run", "id"]), on=KEY, how="inner"))
+    by_pair = left.drop(columns=[KEY]).merge(right.drop(columns=[KEY]), left_on=["run", "conversation_id"], right_on=["run", "id"])
+    pd.testing.assert_frame_equal(got.drop(columns=[KEY]), by_pair.drop(columns=["id"]))  # the same rows as on the pair
     dup = pd.concat([right, right.iloc[:1]], ignore_index=True)  # a repeated key: merge's answer (rows multiply)
-    pd.testing.assert_frame_equal(inner_join(left, ["run", "conversation_id"], dup, ["run", "id"]),
-                                  left.merge(dup, left_on=["run", "conversation_id"], right_on=["run", "id"], how="inner"))
+    pd.testing.assert_frame_equal(inner_join(left, dup, right_drop=("run", "id")),
+                                  left.merge(dup.drop(columns=["run", "id"]), on=KEY, how="inner"))
 
 
 def test_days_is_the_per_row_day():

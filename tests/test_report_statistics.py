@@ -16,6 +16,7 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("scipy")
 
 from tests.test_report import cfg, report, runs  # noqa: E402,F401 — fixtures reused
+from pipeline.report.load import conversation_keys  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------ the helpers
@@ -71,7 +72,9 @@ def _population(seed: int, boost: tuple[str, int, float] | None = None, agents: 
                 if rng.random() < p:
                     f_rows.append({"run": "r", "conversation_id": cid, "rule": f"rule{i}", "item": f"item{i}", "severity": "minor",
                                    "points": -5.0, "evidence": None})
-    return pd.DataFrame(conv_rows), pd.DataFrame(f_rows)
+    conv, findings = pd.DataFrame(conv_rows), pd.DataFrame(f_rows)
+    conversation_keys(conv, findings)  # as load_runs gives them: each row's (run, id) as one integer
+    return conv, findings
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def test_summary_is_first_and_fits_one_screen(page_file, tmp_path):
             assert box and box["width"] > 1000 and box["height"] <= 900, box  # one screen
             tiles = page.eval_on_selector_all("#summary .card", "els => els.map(e => [e.dataset.summary, e.querySelector('.value').innerText])")
             assert len(tiles) == 10 and all(v.strip() for _, v in tiles), tiles
-            assert dict(tiles)["fcr"] == "无数据"  # the bench history has no customer ids
+            assert dict(tiles)["fcr"].endswith("%")  # the bench history has customer ids, as zhijian inspect writes them
             png = page.locator("section#summary").screenshot()
             (tmp_path / "summary.png").write_bytes(png)
         finally:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .change import judge_change
-from .keys import inner_join
+from .keys import KEY, inner_join
 from .mask import mask_pii
 from .metrics import KPI_DEFS, KPI_LABELS, judge, targets_of
 
@@ -74,8 +74,12 @@ def fcr_flags(customer: pd.Series, ts: pd.Series, issue: pd.Series, window_days:
     contact untyped), and ``complete`` — the window has ended within the data (by ``data_end``, the
     data's last contact; default the last of these contacts), so whether it repeats is known.
     Index: the contacts' index."""
-    d = pd.DataFrame({"customer": customer, "ts": ts, "issue": issue})
-    d = d[d["customer"].notna() & d["ts"].notna()]
+    # customers and issue types as integer codes (−1: missing): sorting and grouping 3 M contacts on strings cost
+    # seconds each time (issue 13, item 5); every flag is per contact, so which integer a customer gets doesn't matter
+    customer_code = pd.factorize(customer.to_numpy(dtype=object))[0]
+    issue_code = pd.factorize(issue.to_numpy(dtype=object))[0]
+    d = pd.DataFrame({"customer": customer_code, "ts": ts, "issue": np.where(issue_code >= 0, issue_code, np.nan)}, index=customer.index)
+    d = d[(d["customer"] >= 0) & d["ts"].notna()]
     if d.empty:
         return pd.DataFrame(columns=["repeat", "complete"])
     d = d.sort_values(["customer", "ts"], kind="stable")
@@ -116,7 +120,8 @@ def fcr_kpi(conv: pd.DataFrame, results: pd.DataFrame, wb, config: dict) -> tupl
     with_customer = int(customer.notna().sum())
     detail["with_customer"] = with_customer
     if with_customer == 0:
-        why = ("运行结果没有客户标识(results.parquet 没有 customer_id 列:需要 zhijian inspect 写出输入的 customer.id)"
+        why = ("需要字段 customer.id:这些会话没有客户标识(results.parquet 的 customer_id 为空 —— 输入 JSONL 的 customer.id,"
+               "表格输入的 customer_id 列;issue 13 之前的运行没有这一列,重新运行 zhijian inspect 即可)"
                + ("" if wb is not None else ",也没有连接工作台数据库(--database-url / --workbench,其中有 customer_id)")
                + ";不计算")
         return _kpi("fcr", "首次解决率 FCR", "pct", None, 0, config, seed, formula, source, why), detail
@@ -135,6 +140,12 @@ def fcr_kpi(conv: pd.DataFrame, results: pd.DataFrame, wb, config: dict) -> tupl
     notes.append("流水线没有会话内的「已解决」信号(customer_end 是情绪,不是解决),FCR 只看是否再次联系")
     if len(conv) > with_customer:
         notes.append(f"{len(conv) - with_customer:,} / {len(conv):,} 个会话没有客户标识,不计入")
+    masked_run = str(config["privacy"]["mask_char"]) * 3  # zhijian inspect masked a phone / e-mail / ID number in the id
+    masked = int(customer.str.contains(masked_run, regex=False, na=False).sum()) if with_customer else 0
+    if masked:
+        # a masked phone keeps 3 + 4 digits: different customers can share one masked id and look like repeat contacts
+        notes.append(f"{masked:,} 个联系的客户标识是已遮盖的电话 / 邮箱等(如 138****5678),不同客户可能遮盖成同一标识,"
+                     "FCR 可能偏低;请在输入中用不含个人信息的客户编号作 customer.id")
     if eligible.empty:
         why = (f"{len(flags):,} 个有客户标识的联系中,没有一个的 {window:g} 天窗口已在数据内结束(数据跨度不足);"
                "需要更长的历史(report.kpis.fcr_window_days)")
@@ -252,7 +263,8 @@ def timing_kpis(conv: pd.DataFrame, results: pd.DataFrame, wb, config: dict) -> 
     seed = "seed 001:工单处理时长、识别处理时长异常延长的工单;seed 002 通话时长"
     timed = dur.dropna()
     if timed.empty:
-        why = ("运行结果没有会话时长(results.parquet 没有 duration_s 列:需要 zhijian inspect 写出;"
+        why = ("需要字段 turns[].ts:这些会话没有会话时长(results.parquet 的 duration_s 为空 —— 输入的 turns 至少要有两个时间戳;"
+               "issue 13 之前的运行没有这一列,重新运行 zhijian inspect 即可;"
                + ("工作台数据库中这些会话也没有带时间戳的文本)" if wb is not None else "或用 --database-url 从工作台的会话文本计算)"))
         aht = _kpi("aht_s", "平均处理时长 AHT", "seconds", None, 0, config, seed, aht_formula, aht_src, why)
     else:
@@ -356,7 +368,7 @@ def error_rate_kpi(conv: pd.DataFrame, verdicts: pd.DataFrame | None, wb, config
     if verdicts is None:
         return _kpi("error_rate", "差错率", "pct", None, 0, config, seed, ERROR_FORMULA, "RUN_DIR/verdicts.* 或工作台数据库",
                     "没有人工复核结果(运行里没有 verdicts 文件,也没有连接工作台数据库 --database-url)")
-    v = inner_join(verdicts, ["run", "conversation_id"], conv[["run", "id"]], ["run", "id"])
+    v = inner_join(verdicts, conv[[KEY]])
     reviewed = set(zip(v["run"], v["conversation_id"]))
     if not reviewed:
         return _kpi("error_rate", "差错率", "pct", None, 0, config, seed, ERROR_FORMULA, "RUN_DIR/verdicts.*",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .forecast import Forecast, linear_forecast, seasonal_forecast
-from .keys import inner_join, pair_isin
+from .keys import KEY, inner_join, key_isin, key_positions
 from .load import RunSet
 from .mask import mask_pii
 
@@ -151,13 +151,13 @@ def conversation_flags(rs: RunSet, config: dict) -> pd.DataFrame:
     f = rs.findings
     cr = f[f["rule"] == "complaint.risk"]
     conv = pd.DataFrame({
-        "run": r["run"], "id": r["id"], "day": r["day"], "channel": r["channel"],
+        "run": r["run"], "id": r["id"], KEY: r[KEY], "day": r["day"], "channel": r["channel"],
         "agent_id": r["agent_id"], "agent_name": r["agent_name"], "agent_team": r["agent_team"],
         "score": r["score"], "grade": r["grade"], "fatal": r["fatal"].astype(bool), "review_needed": r["review_needed"].astype(bool),
         "first_response_s": fr, "sla_s": sla_s,
         "sla_ok": np.where(fr.notna(), (fr <= sla_s).astype(float), np.nan),
         "avg_response_s": r["avg_response_s"],
-        "complaint": pair_isin(r["run"], r["id"], cr["run"], cr["conversation_id"]),
+        "complaint": key_isin(r[KEY], cr[KEY]),
         "rating_score": r["rating_score"], "rating_comment": r["rating_comment"],
         "rated": r["rating_score"].notna(),
         "bad": np.where(r["rating_score"].notna(), (r["rating_score"] <= bad_at_most).astype(float), np.nan),
@@ -412,8 +412,8 @@ def training_tables(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) ->
     if ded.empty or conv.empty:
         return pd.DataFrame(columns=cols_t), pd.DataFrame(columns=cols_i), pd.DataFrame()
     ded = ded.assign(item=ded["item"].where(ded["item"].notna(), ded["rule"]))
-    joined = inner_join(ded, ["run", "conversation_id"], conv[["run", "id", "agent_id", "agent_team"]], ["run", "id"])
-    hit_conv = joined.drop_duplicates(["run", "conversation_id", "item"])  # a conversation counts once per item
+    joined = inner_join(ded, conv[[KEY, "agent_id", "agent_team"]])
+    hit_conv = joined.drop_duplicates([KEY, "item"])  # a conversation counts once per item
     n_total = len(conv)
     all_hits = hit_conv.groupby("item").size()
     overall = all_hits / n_total
@@ -583,7 +583,7 @@ def bad_review_section(conv: pd.DataFrame, findings: pd.DataFrame, config: dict,
         return out
     clf = classifier or load_classifier(config)
     out["classes"] = clf.classes
-    f = findings[pair_isin(findings["run"], findings["conversation_id"], bad["run"], bad["id"])] if len(findings) else findings
+    f = findings[key_isin(findings[KEY], bad[KEY])] if len(findings) else findings
     rules_of = f.groupby(["run", "conversation_id"])["rule"].agg(frozenset).to_dict() if len(f) else {}
     hits_cache = {c: clf.comment_hits(c) for c in bad["rating_comment"].dropna().unique()}
     rows = []
@@ -654,16 +654,15 @@ def verdict_section(conv: pd.DataFrame, findings: pd.DataFrame, verdicts: pd.Dat
     """Per-rule precision and machine–human agreement from reviewers' verdicts (docs/REPORTS.md)."""
     if verdicts is None:
         return None
-    v = verdicts[pair_isin(verdicts["run"], verdicts["conversation_id"], conv["run"], conv["id"])]
+    v = verdicts[key_isin(verdicts[KEY], conv[KEY])]
     out: dict[str, Any] = {"rows": len(verdicts), "unmatched": int(len(verdicts) - len(v))}
     reviewed = sorted(set(zip(v["run"], v["conversation_id"])))
     out["conversations"] = len(reviewed)
     if not reviewed:
         out["per_rule"] = pd.DataFrame()
         return out
-    rev = pd.DataFrame(reviewed, columns=["run", "conversation_id"])
     v_all, v = v, v[v["rule"].notna()]  # rows with only a human_score count the conversation as reviewed
-    fr = findings[pair_isin(findings["run"], findings["conversation_id"], rev["run"], rev["conversation_id"])].reset_index(drop=True)
+    fr = findings[key_isin(findings[KEY], v_all[KEY])].reset_index(drop=True)
     machine = fr.groupby(["run", "conversation_id", "rule"]).size().rename("machine")
     counts = v.groupby(["run", "conversation_id", "rule", "verdict"]).size().unstack(fill_value=0)
     for c in ("confirmed", "rejected", "missed"):
@@ -690,10 +689,11 @@ def verdict_section(conv: pd.DataFrame, findings: pd.DataFrame, verdicts: pd.Dat
         })
     out["per_rule"] = pd.DataFrame(rows).sort_values("findings_reviewed", ascending=False).reset_index(drop=True)
     # scores: the machine's and the reviewer's, kept apart
-    hs = v_all.dropna(subset=["human_score"]).groupby(["run", "conversation_id"])["human_score"].last()
+    hs = v_all.dropna(subset=["human_score"]).groupby(KEY)["human_score"].last()
     if len(hs):
-        ms = conv.set_index(["run", "id"])["score"]
-        both = pd.DataFrame({"human": hs, "machine": ms.reindex(hs.index).values}).dropna()
+        pos = key_positions(hs.index, conv[KEY])  # a conversation is one row of conv (load deduplicates)
+        machine_score = conv["score"].to_numpy(dtype=float)
+        both = pd.DataFrame({"human": hs.to_numpy(), "machine": np.where(pos >= 0, machine_score[pos], np.nan)}).dropna()
         diff = (both["machine"] - both["human"]).abs()
         out["scores"] = {
             "n": len(both),

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..schema import handling_time_s as span_s
 from .load import ReportInputError
 
 
@@ -83,21 +84,9 @@ def _utc(v):
 
 
 def handling_time_s(turns: list[Any] | None) -> float | None:
-    """Last turn's end (``end_ts``, else ``ts``) − first turn's ``ts``, over the turns with a time;
-    None with fewer than two timed turns or a clock that runs backwards."""
-    times = []
-    for t in turns or []:
-        if not isinstance(t, dict):
-            continue
-        start, end = t.get("ts"), t.get("end_ts")
-        if isinstance(start, (int, float)):
-            times.append(float(start))
-        if isinstance(end, (int, float)):
-            times.append(float(end))
-    if len(times) < 2:
-        return None
-    span = max(times) - min(times)
-    return span if span >= 0 else None
+    """A stored transcript's handling time, as ``zhijian inspect`` writes ``duration_s``
+    (:func:`pipeline.schema.handling_time_s` over the turns' ``ts`` / ``end_ts``)."""
+    return span_s(x for t in turns or [] if isinstance(t, dict) for x in (t.get("ts"), t.get("end_ts")))
 
 
 def read_workbench(url: str, config: dict, ext_ids: set[str] | None = None, *, with_durations: bool = True,

@@ -28,8 +28,6 @@ VERDICT_COLOUR = {"good": "2F8A4A", "bad": "C0392B"}  # the HTML report's --good
 COLUMN_WIDTH_MAX = 60
 
 
-
-
 def _met(met: bool | None) -> str | None:
     return None if met is None else ("是" if met else "否")
 
@@ -57,8 +55,7 @@ def _text(x: Any) -> str:
 def write_table(wb, title: str, df: pd.DataFrame | None, cols: list[tuple[str, str, str]], note: str = "", start_row: int = 1):
     """One sheet: a header row and one row per ``df`` row. A column's kind names its number format
     (``FORMATS``); ``"@col"`` takes each row's kind from that row's ``col``."""
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    from openpyxl.styles import Font
 
     ws = wb.create_sheet(title[:31])
     row0 = start_row
@@ -68,6 +65,19 @@ def write_table(wb, title: str, df: pd.DataFrame | None, cols: list[tuple[str, s
     if df is None or len(df) == 0:
         ws.cell(row=row0, column=1, value="无数据")
         return ws, row0
+    widths: dict[int, float] = {}
+    write_rows(ws, row0, df, cols, widths)
+    set_widths(ws, widths)
+    ws.freeze_panes = ws.cell(row=row0 + 1, column=1)
+    return ws, row0
+
+
+def write_rows(ws, row0: int, df: pd.DataFrame, cols: list[tuple[str, str, str]], widths: dict[int, float]) -> int:
+    """A header row at ``row0`` and one row per ``df`` row below it, each cell in its kind's number format;
+    each column's display width goes into ``widths`` (the widest so far: a sheet may hold several tables).
+    Returns the first row after the table."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="E8EEF6")
     for j, (_, header, _) in enumerate(cols, 1):
         c = ws.cell(row=row0, column=j, value=header)
@@ -84,9 +94,15 @@ def write_table(wb, title: str, df: pd.DataFrame | None, cols: list[tuple[str, s
     for j, (c, header, kind) in enumerate(cols, 1):  # Excel's width is in columns of "0": a CJK character takes two
         head = display_width(header) + 2
         width = max([head] + [display_width(str(_cell(v) or "")) + 2 for v in data[c][:200]]) if kind == "text" else max(10, head)
+        widths[j] = max(widths.get(j, 0), width)
+    return row0 + 1 + len(df)
+
+
+def set_widths(ws, widths: dict[int, float]) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for j, width in widths.items():
         ws.column_dimensions[get_column_letter(j)].width = min(COLUMN_WIDTH_MAX, width)
-    ws.freeze_panes = ws.cell(row=row0 + 1, column=1)
-    return ws, row0
 
 
 def _line_chart(ws, title: str, header_row: int, n: int, cols: list[int], anchor: str, y_title: str = "", pct: bool = False):
@@ -204,6 +220,56 @@ def seed_sheets(wb, r: Report, max_detail_rows: int) -> None:
             ("overturn_rate", "被改判率", "pct")],
             note=(f"质检员之间(争议两轮):{c['conversations']} 个会话、{c['findings']} 条发现,一致 "
                   + ("—" if c["agreement"] is None else f"{c['agreement']:.1%}") + ",κ " + ("—" if c["kappa"] is None else f"{c['kappa']:.3f}")))
+
+
+def cases_sheet(wb, r: Report) -> None:
+    """差评处理: the HTML section of the same name (report/cases.py) as tables one below the other — states,
+    sources, timing against the deadlines, responsibility, measures, 回访, repeat agents, the suggested vs the
+    confirmed reason and 典型差评案例 (review text masked). No sheet when the HTML has no section."""
+    from openpyxl.styles import Font
+
+    from ..cases.reason import CLASSES
+
+    c = r.cases
+    if not c:
+        return
+    ws = wb.create_sheet("差评处理")
+    late = "(" + "、".join(f"{k} {v}" for k, v in c["overdue_by"]) + ")" if c["overdue_by"] else ""
+    ws.cell(row=1, column=1, value=f"工作台中的差评案件共 {c['n']:,} 件(全库,不限本报告的运行),其中逾期 {c['overdue']:,} 件{late}"
+            ).font = Font(italic=True, color="666666")
+    a = c["agreement"]
+    count = ("n", "件数", "count")
+    blocks = [
+        ("案件状态", pd.DataFrame(c["by_state"], columns=["label", "n"]), [("label", "状态", "text"), count]),
+        ("来源", pd.DataFrame(c["by_source"], columns=["label", "n"]), [("label", "来源", "text"), count]),
+        ("处理时效", pd.DataFrame([{**t, "unit": t["deadline"].split()[-1]} for t in c["timing"]]), [
+            ("step", "环节", "text"), ("deadline", "期限", "text"), ("done", "已完成", "count"), ("median", "中位用时", "score"),
+            ("unit", "单位", "text"), ("within", "按期完成率", "pct"), ("pending_late", "未完成且已逾期", "count")]),
+        ("责任认定", pd.DataFrame([{"label": k, "n": n, "share": n / tot if tot else None} for k, n, tot in c["responsibility"]]),
+         [("label", "责任归属", "text"), count, ("share", "占已认定", "pct")]),
+        ("措施", pd.DataFrame(c["measures"], columns=["label", "n", "done"]), [("label", "措施", "text"), count, ("done", "已完成", "count")]),
+        ("回访结果", pd.DataFrame(c["follow_up"], columns=["label", "n"]), [("label", "回访结果", "text"), count]),
+        ("重复差评坐席", pd.DataFrame(c["repeat_agents"], columns=["agent_id", "n"]), [("agent_id", "坐席", "text"), ("n", "差评件数", "count")]),
+        ("系统初判原因与主管认定", pd.DataFrame([a]) if a["n"] else None,
+         [("n", "已认定", "count"), ("share", "一致率", "pct"), ("kappa", "Cohen κ", "ratio")]),
+        ("混淆表(行:主管认定,列:系统初判)",
+         pd.DataFrame([{"truth": g, **a["confusion"][g]} for g in CLASSES]) if a["n"] else None,
+         [("truth", "认定 \\ 初判", "text")] + [(p, p, "count") for p in CLASSES]),
+        ("典型差评案例(培训用,评价已脱敏)", pd.DataFrame(c["typical"]), [
+            ("id", "编号", "int"), ("agent_id", "坐席", "text"), ("reason", "认定原因", "text"), ("suggested", "系统初判", "text"),
+            ("responsibility", "责任", "text"), ("measures", "措施", "text"), ("follow_up", "回访", "text"),
+            ("review", "评价内容(脱敏)", "text")]),
+    ]
+    widths: dict[int, float] = {}
+    row = 3
+    for title, df, cols in blocks:
+        ws.cell(row=row, column=1, value=title).font = Font(bold=True)
+        if df is None or len(df) == 0:
+            ws.cell(row=row + 1, column=1, value="无")
+            row += 3
+        else:
+            row = write_rows(ws, row + 1, df, cols, widths) + 1
+    set_widths(ws, widths)
 
 
 HEADERS = {"agent_id": "工号", "agent_name": "姓名", "agent_team": "团队", "channel": "渠道", "total": "合计",
@@ -352,6 +418,7 @@ def render_xlsx(r: Report, out: Path, max_detail_rows: int = 5000) -> None:
                     + " 评语原文不导出 (PII)")
     else:
         write_table(wb, "差评原因", None, [], note=b.get("note", ""))
+    cases_sheet(wb, r)
     if r.verdicts is not None:
         v = r.verdicts
         s = v.get("scores") or {}
