@@ -5,6 +5,8 @@ agreement and the label export."""
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
 from sqlalchemy import func, inspect, select
@@ -177,7 +179,7 @@ def test_the_active_learning_queue_is_least_sure_first_and_drops_answered_ones(l
         assert seen and all(c.review_needed or c.assignee_id == i1.id for c, _ in seen) and len(seen) < len(after)
 
 
-def test_per_question_agreement_counts_people_against_the_machine(loaded, cfg):
+def test_per_question_agreement_counts_people_against_the_machine(loaded, cfg, db_url, capsys):
     factory, people = loaded
     with factory() as s:
         i1, i2 = _user(s, people, "i1"), _user(s, people, "i2")
@@ -200,6 +202,13 @@ def test_per_question_agreement_counts_people_against_the_machine(loaded, cfg):
         want = cohen_kappa(machine, human)
         assert row["kappa"] == (None if want is None else round(want, 3))
         assert row["q"].held_out["macro_f1"] is not None  # the training figure beside it
+    from pipeline.cli import main
+
+    assert main(["agreement", "--json", "--database-url", db_url]) == 0  # the same in the terminal's zhijian agreement
+    got = next(r for r in orjson.loads(capsys.readouterr().out)["questions"] if r["question"] == "question.resolved")
+    assert (got["answered"], got["n"], got["agree"], got["abstained"]) == (7, 6, 4, 1) and got["held_out"]["n"] > 0
+    assert main(["agreement", "--database-url", db_url]) == 0
+    assert re.search(r"question\.resolved\s+7\s+6\s+66\.7%", capsys.readouterr().out)
 
 
 def test_export_writes_the_answers_with_the_masked_transcript(loaded, cfg, tmp_path):

@@ -240,16 +240,20 @@ def cmd_agreement(args) -> int:
 
     config = _config(args)
     _, factory = _open(args, config)
+    from .question_stats import format_question_agreement, question_agreement, question_agreement_rows
+
     with session_scope(factory) as s:
         table = rule_trust(s, config)
         scores = score_agreement(s, config=config)
         trust = trust_summary(s, table, config)
+        questions = question_agreement_rows(question_agreement(s, config))
     if args.json:
         rules = table.astype(object).where(table.notna(), None).to_dict(orient="records")  # NaN is not JSON
-        print(json.dumps({"rules": rules, "scores": scores, "trust": trust}, ensure_ascii=False, indent=2))
+        print(json.dumps({"rules": rules, "scores": scores, "trust": trust, "questions": questions}, ensure_ascii=False, indent=2))
     else:
         print(format_agreement(table, scores))
         print(format_trust(table, trust))
+        print(format_question_agreement(questions))
     return EXIT_OK
 
 

@@ -77,3 +77,24 @@ def queue_sizes(session: Session, keys: list[str]) -> dict[str, dict[str, int]]:
         out[key]["answered"] = int(n)
     return out
 
+
+
+def question_agreement_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`question_agreement` as plain JSON (``zhijian agreement --json``: ``questions``)."""
+    return [{"question": r["q"].key, "text": r["q"].text, "source": r["q"].source, "status": r["q"].status,
+             **{k: r[k] for k in ("answered", "n", "agree", "accuracy", "kappa", "abstained")},
+             "held_out": r["q"].held_out} for r in rows]
+
+
+def format_question_agreement(rows: list[dict[str, Any]]) -> str:
+    """The terminal view (``zhijian agreement``): per question, people against the machine."""
+    pct = lambda v: "—" if v is None else f"{v * 100:.1f}%"  # noqa: E731
+    num = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = ["", "评分表问题:机器答案与人工答案 (the latest answer per conversation; abstentions apart)", "",
+             f"{'question':<28} {'answered':>8} {'n':>5} {'accuracy':>9} {'kappa':>6} {'abstained':>9}  held-out macro-F1 / accuracy / κ"]
+    for r in rows:
+        h = r["held_out"] or {}
+        held = f"{num(h.get('macro_f1'))} / {pct(h.get('accuracy'))} / {num(h.get('kappa'))}" if h else "—"
+        lines.append(f"{r['question']:<28} {r['answered']:>8} {r['n']:>5} {pct(r['accuracy']):>9} {num(r['kappa']):>6} "
+                     f"{r['abstained']:>9}  {held}")
+    return "\n".join(lines)
