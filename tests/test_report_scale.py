@@ -70,3 +70,20 @@ def test_days_is_the_per_row_day():
         pd.testing.assert_series_equal(_days(s), s.map(_day))
     mixed = pd.Series(["2026-11-23T01:00", 5, None], dtype=object)  # not all strings: the per-row path
     pd.testing.assert_series_equal(_days(mixed), mixed.map(_day))
+
+
+def test_hour_of_day_is_the_per_row_slice():
+    from pipeline.report.kpis import hour_of_day
+
+    def per_row(started_at, dated):  # the code it replaced
+        started = started_at.astype(object).where(dated, None)
+        sep = started.str.slice(10, 11)
+        hour = pd.to_numeric(started.str.slice(11, 13).where(sep.isin(["T", " "])), errors="coerce")
+        return hour.where((hour >= 0) & (hour <= 23))
+
+    values = ["2026-11-23T20:09:34+08:00", None, "2026-11-23 07:00", "2026-11-23X07", "2026-11-23T25:00", "2026-11-23T０８:00",
+              "2026-11-23T7", "2026-11-23", "2026-11-23T-1:00"]
+    for vals in (values, values[:1], [values[0], values[2]], [], ["2026-11-23T01:00", 5]):
+        s = pd.Series(vals, dtype=object)
+        dated = s.map(lambda v: v is not None)
+        pd.testing.assert_series_equal(hour_of_day(s, dated), per_row(s, dated))

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .change import judge_change
 from .keys import KEY, inner_join
+from .load import string_codes
 from .mask import mask_pii
 from .metrics import KPI_DEFS, KPI_LABELS, judge, targets_of
 
@@ -76,8 +77,7 @@ def fcr_flags(customer: pd.Series, ts: pd.Series, issue: pd.Series, window_days:
     Index: the contacts' index."""
     # customers and issue types as integer codes (−1: missing): sorting and grouping 3 M contacts on strings cost
     # seconds each time (issue 13, item 5); every flag is per contact, so which integer a customer gets doesn't matter
-    customer_code = pd.factorize(customer.to_numpy(dtype=object))[0]
-    issue_code = pd.factorize(issue.to_numpy(dtype=object))[0]
+    customer_code, issue_code = string_codes([customer]), string_codes([issue])
     d = pd.DataFrame({"customer": customer_code, "ts": ts, "issue": np.where(issue_code >= 0, issue_code, np.nan)}, index=customer.index)
     d = d[(d["customer"] >= 0) & d["ts"].notna()]
     if d.empty:
@@ -221,8 +221,8 @@ def comment_complaints(comments: pd.Series, config: dict) -> pd.Series:
 def complaint_kpis(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) -> tuple[list[SeedKpi], pd.DataFrame]:
     f = findings
     risk = f[f["rule"] == "complaint.risk"]
-    evidence = risk.dropna(subset=["evidence"]).groupby(["run", "conversation_id"])["evidence"].first().to_dict()
-    caused = set(zip(f.loc[f["rule"] == "complaint.caused", "run"], f.loc[f["rule"] == "complaint.caused", "conversation_id"]))
+    evidence = risk.dropna(subset=["evidence"]).groupby(KEY)["evidence"].first().to_dict()
+    caused = set(f.loc[f["rule"] == "complaint.caused", KEY])
     words = comment_complaints(conv["rating_comment"], config)
     in_comment = words != ""
     any_ = conv["complaint"] | in_comment
@@ -235,7 +235,7 @@ def complaint_kpis(conv: pd.DataFrame, findings: pd.DataFrame, config: dict) -> 
     count = _kpi("complaints", "投诉案例数", "count", float(any_.sum()) if n else None, n, config, seed,
                  "有投诉信号的会话数(会话中或评语中);其中坐席引发的另见 complaint.caused", src, "" if n else "没有会话")
     rows = conv[any_]
-    keys = list(zip(rows["run"], rows["id"]))
+    keys = rows[KEY].tolist()
     cases = pd.DataFrame({
         "id": rows["id"].to_numpy(), "day": rows["day"].to_numpy(), "agent_id": rows["agent_id"].to_numpy(),
         "agent_name": rows["agent_name"].to_numpy(), "agent_team": rows["agent_team"].to_numpy(), "channel": rows["channel"].to_numpy(),
@@ -288,10 +288,7 @@ def timing_kpis(conv: pd.DataFrame, results: pd.DataFrame, wb, config: dict) -> 
     over_rate = _kpi("over_sla_rate", "超时工单占比", "pct", float(over[has_timing].mean()) if n_t else None, n_t, config,
                      "seed 001:超时工单数", over_formula + " ÷ 有计时的会话", sla_src, why)
     # peak hours
-    started = results["started_at"].astype(object).where(results["day"].notna(), None)  # a dated YYYY-MM-DD… string
-    sep = started.str.slice(10, 11)
-    hour = pd.to_numeric(started.str.slice(11, 13).where(sep.isin(["T", " "])), errors="coerce")
-    hour = hour.where((hour >= 0) & (hour <= 23))
+    hour = hour_of_day(results["started_at"], results["day"].notna())
     table = hour_table(conv.assign(over=over.astype(float).where(has_timing)), hour)
     peak_seed = "seed 001:高峰时段平均等待时间 > 5 分钟为资源不足的例子;分析峰值时段分布,优化排班"
     peak_formula = (f"会话最多的 {int(k['peak_hours'])} 个小时(按 started_at 写明的当地时间)里,首次响应时间(客户第一句到坐席第一句)的平均")
@@ -308,6 +305,28 @@ def timing_kpis(conv: pd.DataFrame, results: pd.DataFrame, wb, config: dict) -> 
         peak = _kpi("peak_wait_s", "高峰时段平均等待", "seconds", value, int(in_peak.sum()), config, peak_seed, peak_formula,
                     peak_src, f"高峰时段:{label}" if value is not None else "高峰时段没有首响计时")
     return [aht, over_n, over_rate, peak], table
+
+
+def hour_of_day(started_at: pd.Series, dated: pd.Series) -> pd.Series:
+    """The hour written in a dated ``started_at`` ("2026-11-23T20:09:34+08:00" → 20; NaN when the string has
+    no ``T`` / space after the date or no hour 0–23): ``to_numeric`` of characters 11–13. The slices are cut in
+    Arrow and each distinct one becomes one Python string (3 M ``str.slice`` calls were seconds; issue 13, item 5)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    started = started_at.astype(object).where(dated, None)
+    try:
+        arr = pa.array(started.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all strings: per row
+        sep = started.str.slice(10, 11)
+        hour = pd.to_numeric(started.str.slice(11, 13).where(sep.isin(["T", " "])), errors="coerce")
+        return hour.where((hour >= 0) & (hour <= 23))
+    with_sep = pc.fill_null(pc.is_in(pc.utf8_slice_codeunits(arr, 10, 11), value_set=pa.array(["T", " "], type=pa.large_string())), False)
+    two = pc.if_else(with_sep, pc.utf8_slice_codeunits(arr, 11, 13), pa.scalar(None, type=pa.large_string())).dictionary_encode()
+    lookup = np.append(two.dictionary.to_numpy(zero_copy_only=False), None)
+    text = pd.Series(lookup[two.indices.fill_null(-1).to_numpy(zero_copy_only=False)], index=started.index, dtype=object)
+    hour = pd.to_numeric(text, errors="coerce")
+    return hour.where((hour >= 0) & (hour <= 23))
 
 
 def hour_table(conv: pd.DataFrame, hour: pd.Series) -> pd.DataFrame:

@@ -80,8 +80,28 @@ def _coerce(df: pd.DataFrame) -> pd.DataFrame:
         elif c in _BOOL:
             df[c] = df[c].fillna(False).astype(bool)
         elif c not in ("run",):
-            df[c] = df[c].astype("object").where(df[c].notna(), None)
+            df[c] = _strings(df[c])
     return df
+
+
+def _strings(s: pd.Series) -> pd.Series:
+    """A string column as the report's code reads it: Python ``str`` objects, None when missing. From the
+    loader's Arrow strings through a dictionary when values repeat (agents, teams, rules, days …), so that
+    each distinct value becomes one object: made once instead of 3 M times, and its hash, computed by
+    the first group-by, is reused by every later one (issue 13, item 5). Mostly distinct columns (ids,
+    times) are converted directly; anything not Arrow-backed as before."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if s.dtype == object or not hasattr(s.array, "__arrow_array__"):
+        return s.astype("object").where(s.notna(), None)
+    arr = pa.array(s.array)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if len(arr) == 0 or pc.count_distinct(arr.slice(0, 10_000)).as_py() * 4 > min(len(arr), 10_000):
+        return pd.Series(arr.to_numpy(zero_copy_only=False), index=s.index, dtype=object)
+    enc = arr.dictionary_encode()
+    lookup = np.append(enc.dictionary.to_numpy(zero_copy_only=False), None)  # index −1 (missing) → None
+    return pd.Series(lookup[enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)], index=s.index, dtype=object)
 
 
 def _day(s: Any) -> str | None:
@@ -280,21 +300,23 @@ def load_runs(paths: list[str | Path]) -> RunSet:
         untimed = [runs[i]["path"] for i in sorted(overlapping) if runs[i]["time"] is None]
         if untimed:
             notes.append("以下运行的 manifest 没有运行时间,去重时视为比有时间的运行更早(同类之间按给出顺序):" + "、".join(untimed))
+    ver = pd.concat(verdicts, ignore_index=True) if verdicts else None
+    conversation_keys(res, fnd, ver)  # on the Arrow strings, before they become Python objects
     res = _coerce(res)
     fnd = _coerce(fnd)
     res["day"] = _days(res["started_at"])
-    ver = _coerce(pd.concat(verdicts, ignore_index=True)) if verdicts else None
-    conversation_keys(res, fnd, ver)
+    ver = _coerce(ver) if ver is not None else None
     return RunSet(results=res, findings=fnd, runs=runs, verdicts=ver, notes=notes, history=history)
 
 
 def conversation_keys(results: pd.DataFrame, findings: pd.DataFrame, verdicts: pd.DataFrame | None = None) -> None:
     """Add ``conv_key``: one int64 per conversation key ``(run, id)`` — results' ``id``, findings' and verdicts'
     ``conversation_id`` — equal exactly when the pairs are equal (a missing id equals nothing). The ids are
-    hashed once here (one factorization of every id column together); the report then matches and groups
-    conversations on integers (:mod:`.keys`) instead of hashing 3 M id strings again for each join (issue 13, item 5)."""
+    hashed once here (one dictionary over every id column together, in Arrow); the report then matches and
+    groups conversations on integers (:mod:`.keys`) instead of hashing 3 M id strings again for each join
+    (issue 13, item 5)."""
     tables = [(results, "id"), (findings, "conversation_id")] + ([(verdicts, "conversation_id")] if verdicts is not None else [])
-    ids, _ = pd.factorize(np.concatenate([t[c].to_numpy(dtype=object) for t, c in tables]))  # a missing id: −1
+    ids = string_codes([t[c] for t, c in tables])
     runs, run_values = pd.factorize(np.concatenate([t["run"].to_numpy() for t, _ in tables]))
     key = ids.astype(np.int64) * max(len(run_values), 1) + runs
     key = np.where(ids >= 0, key, -1 - np.arange(len(key), dtype=np.int64))  # a missing id: a key of its own
@@ -302,6 +324,22 @@ def conversation_keys(results: pd.DataFrame, findings: pd.DataFrame, verdicts: p
     for t, _c in tables:
         t["conv_key"] = key[start:start + len(t)]
         start += len(t)
+
+
+def string_codes(columns: list[pd.Series]) -> np.ndarray:
+    """One code per value of the columns together (equal strings, equal codes; −1 when missing)."""
+    import pyarrow as pa
+
+    try:
+        chunks = []
+        for s in columns:
+            a = pa.array(s.array) if s.dtype != object else pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+            chunks += [c.cast(pa.large_string()) for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
+        enc = pa.chunked_array(chunks, type=pa.large_string()).dictionary_encode()  # one dictionary for every chunk
+        return np.concatenate([np.zeros(0, dtype=np.int64)] + [c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+                                                                for c in enc.chunks])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # ids that aren't all strings
+        return pd.factorize(np.concatenate([s.to_numpy(dtype=object) for s in columns]))[0].astype(np.int64)
 
 
 def _history_rows(run_dir: Path) -> list[dict[str, Any]]:

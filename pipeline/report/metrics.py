@@ -468,7 +468,7 @@ def rule_hit_table(conv: pd.DataFrame, findings: pd.DataFrame, labels: dict[str,
         return pd.DataFrame(columns=cols)
     g = findings.groupby("rule")
     t = pd.DataFrame({
-        "conversations": findings.drop_duplicates(["run", "conversation_id", "rule"]).groupby("rule").size(),
+        "conversations": g[KEY].nunique(),  # distinct conversations per rule
         "findings": g.size(),
         "points": g["points"].sum(),
     })
@@ -584,13 +584,13 @@ def bad_review_section(conv: pd.DataFrame, findings: pd.DataFrame, config: dict,
     clf = classifier or load_classifier(config)
     out["classes"] = clf.classes
     f = findings[key_isin(findings[KEY], bad[KEY])] if len(findings) else findings
-    rules_of = f.groupby(["run", "conversation_id"])["rule"].agg(frozenset).to_dict() if len(f) else {}
+    rules_of = _rule_sets(f)
     hits_cache = {c: clf.comment_hits(c) for c in bad["rating_comment"].dropna().unique()}
     rows = []
     classified: dict = {}  # (comment, rules) → classification: bad reviews repeat a few comments and rule sets
     for row in bad.itertuples(index=False):
         comment = row.rating_comment
-        rules = rules_of.get((row.run, row.id), frozenset())
+        rules = rules_of.get(getattr(row, KEY), frozenset())
         cl = classified.get((comment, rules))
         if cl is None:
             cl = classified[(comment, rules)] = clf.classify(comment, rules, comment_hits=hits_cache.get(comment, []))
@@ -647,6 +647,18 @@ def bad_review_section(conv: pd.DataFrame, findings: pd.DataFrame, config: dict,
     out["comments"] = int(detail["has_comment"].sum())
     out["lexicon_version"] = clf.version
     return out
+
+
+def _rule_sets(findings: pd.DataFrame) -> dict[int, frozenset]:
+    """Conversation key → the frozenset of its findings' rules: one sort and a split instead of a Python
+    aggregation per group (170 k bad reviews at scale)."""
+    if findings.empty:
+        return {}
+    keys = findings[KEY].to_numpy()
+    order = np.argsort(keys, kind="stable")
+    keys, rules = keys[order], findings["rule"].to_numpy(dtype=object)[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return {int(k): frozenset(r) for k, r in zip(keys[starts], np.split(rules, starts[1:]))}
 
 
 def verdict_section(conv: pd.DataFrame, findings: pd.DataFrame, verdicts: pd.DataFrame | None, labels: dict[str, str],
