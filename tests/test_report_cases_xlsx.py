@@ -54,7 +54,8 @@ def test_the_cases_sheet(db_url, cases, workbench_run_dir, tmp_path):  # noqa: F
     assert head == ["环节", "期限", "已完成", "中位用时", "单位", "按期完成率", "未完成且已逾期"]
     account = {h: c for h, c in zip(head, rows[0])}
     assert account["环节"].value == "情况说明" and account["已完成"].value == 2 and account["未完成且已逾期"].value == 1
-    assert account["中位用时"].value == pytest.approx(30, abs=0.1) and account["中位用时"].number_format == "0.0"
+    # written 30 h after receipt, counted from the clock read when the tests were collected: minutes may have passed since
+    assert account["中位用时"].value == pytest.approx(30, abs=1) and account["中位用时"].number_format == "0.0"
     assert account["单位"].value == "小时"
     assert account["按期完成率"].value == 0.0 and account["按期完成率"].number_format == "0.0%"  # written 30 h after a 24 h deadline
     head, rows = table("责任认定")
