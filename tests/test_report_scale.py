@@ -87,3 +87,49 @@ def test_hour_of_day_is_the_per_row_slice():
         s = pd.Series(vals, dtype=object)
         dated = s.map(lambda v: v is not None)
         pd.testing.assert_series_equal(hour_of_day(s, dated), per_row(s, dated))
+
+
+def _fcr_flags_pandas(customer, ts, issue, window_days, same_issue_type, data_end=None):
+    """FCR's repeat-contact flags the plain pandas way (grouped shifts and back-fills): what the numpy
+    version in kpis.fcr_flags replaced and must equal, row for row and in the same order."""
+    from pipeline.report.load import string_codes
+
+    customer_code, issue_code = string_codes([customer]), string_codes([issue])
+    d = pd.DataFrame({"customer": customer_code, "ts": ts, "issue": np.where(issue_code >= 0, issue_code, np.nan)}, index=customer.index)
+    d = d[(d["customer"] >= 0) & d["ts"].notna()]
+    d = d.sort_values(["customer", "ts"], kind="stable")
+    window = pd.Timedelta(days=float(window_days))
+    next_any = d.groupby("customer", sort=False)["ts"].shift(-1)
+    typed = d["issue"].notna()
+    if same_issue_type and typed.any():
+        next_same = d[typed].groupby(["customer", "issue"], sort=False)["ts"].shift(-1).reindex(d.index)
+        untyped_ts = d["ts"].where(~typed)
+        next_untyped = untyped_ts.groupby(d["customer"], sort=False).shift(-1).groupby(d["customer"], sort=False).bfill()
+        next_return = pd.concat([next_same, next_untyped], axis=1).min(axis=1).where(typed, next_any)
+    else:
+        next_return = next_any
+    end = d["ts"].max() if data_end is None else max(data_end, d["ts"].max())
+    return pd.DataFrame({"repeat": ((next_return - d["ts"]) <= window).fillna(False).astype(bool),
+                         "complete": (d["ts"] + window) <= end}, index=d.index)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fcr_flags_are_the_grouped_pandas_flags(seed):
+    """Customers coming back the same day, hour or second (ties in time keep input order), missing ids,
+    times and types, both FCR modes, with and without the data's end."""
+    from pipeline.report.kpis import fcr_flags
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(40, 300))
+    customer = pd.Series(np.where(rng.random(n) < 0.1, None, rng.integers(0, n // 4, n).astype(str)).astype(object))
+    step = int(rng.choice([1, 3600, 86400]))
+    ts = pd.Series(pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta((rng.integers(0, 20 * 86400, n) // step) * step, unit="s"),
+                   dtype="datetime64[ns, UTC]")
+    ts[rng.random(n) < 0.05] = pd.NaT
+    issue = pd.Series(np.where(rng.random(n) < 0.3, None, rng.choice(["发票", "配送物流", "退换货与退款"], n)).astype(object))
+    same, window = bool(seed % 2), float(rng.choice([1, 3.5, 7]))
+    end = None if seed % 3 else pd.Timestamp("2026-11-26", tz="UTC")
+    got = fcr_flags(customer, ts, issue, window, same, end)
+    expected = _fcr_flags_pandas(customer, ts, issue, window, same, end)
+    assert got["repeat"].any() and not got["repeat"].all()  # the data exercise both answers
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
