@@ -226,7 +226,8 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
     # temperature) or at its size off the curve — the choice of the method (issue 11, docs/MODELS.md)
     calibration_cv: dict[str, Any] = {}
     if opts.calibration_cv_repeats and curve_points:
-        methods = ("fold_models_temperature", "temperature_curve", "temperature_curve+top_label")
+        # method → (its temperature: the fold models' own 0 or the curve's 1, then the top-label map?)
+        methods = {"fold_models_temperature": (0, False), "temperature_curve": (1, False), "temperature_curve+top_label": (1, True)}
         runs: list[dict[str, Any]] = []
         for r in range(opts.calibration_cv_repeats):
             outer = _repeated_folds(keys, k, 1, opts.seed + 100 + r)[0]
@@ -251,13 +252,13 @@ def train_issue_type(opts: TrainOptions | None = None, config: dict | None = Non
             st_r = _single_type_metrics([y[i] for i in train], pred, [shares[i] for i in train], labels)
             run: dict[str, Any] = {"single_type_macro_f1": st_r["single_type"]["macro_f1"] if st_r["single_type"] else None,
                                    "accuracy_any": st_r["accuracy_any"]}
-            for m_, name_ in enumerate(methods):
-                p_ = np.vstack([softmax(zs_out[j:j + 1], temps[j, min(m_, 1)]) for j in range(len(train))])
-                if name_.endswith("+top_label"):
+            for name_, (col, mapped) in methods.items():
+                p_ = np.vstack([softmax(zs_out[j:j + 1], temps[j, col]) for j in range(len(train))])
+                if mapped:
                     p_ = np.vstack([apply_top_label(p_[j:j + 1], top_params[outer[j]]) for j in range(len(train))])
                 run[name_] = {"ece": expected_calibration_error(p_, y_train_idx)["ece"],
                               "nll": float(-np.mean(np.log(p_[np.arange(len(train)), y_train_idx] + 1e-12))),
-                              "temperature": float(temps[:, min(m_, 1)].mean())}
+                              "temperature": float(temps[:, col].mean())}
             runs.append(run)
             log(f"  nested calibration CV repeat {r + 1}: ECE " + ", ".join(f"{n_} {run[n_]['ece']:.3f}" for n_ in methods))
         calibration_cv = {"outer_folds": k, "repeats": len(runs), "seed": opts.seed + 100, "per_repeat": runs,

@@ -107,14 +107,15 @@ def fcr_flags(customer: pd.Series, ts: pd.Series, issue: pd.Series, window_days:
         next_same = np.full(n, NAT_I8)
         same_group = (c[pos[1:]] == c[pos[:-1]]) & (iss[pos[1:]] == iss[pos[:-1]])
         next_same[pos[:-1]] = np.where(same_group, t[pos[1:]], NAT_I8)
+        next_untyped = np.full(n, NAT_I8)
         untyped = np.flatnonzero(~typed)
-        after = np.searchsorted(untyped, np.arange(n), side="right")  # the first untyped contact after each one
-        has = after < len(untyped)
-        j = untyped[np.minimum(after, max(len(untyped) - 1, 0))] if len(untyped) else np.zeros(n, dtype=np.intp)
-        next_untyped = np.where(has & (c[j] == c), t[j], NAT_I8) if len(untyped) else np.full(n, NAT_I8)
-        both = np.where(next_same == NAT_I8, next_untyped,
-                        np.where(next_untyped == NAT_I8, next_same, np.minimum(next_same, next_untyped)))
-        next_return = np.where(typed, both, next_return)
+        if len(untyped):
+            after = np.searchsorted(untyped, np.arange(n), side="right")  # the first untyped contact after each one
+            j = untyped[np.minimum(after, len(untyped) - 1)]
+            next_untyped = np.where((after < len(untyped)) & (c[j] == c), t[j], NAT_I8)
+        never = np.iinfo(np.int64).max  # NaT as "no return" for the minimum
+        both = np.minimum(np.where(next_same == NAT_I8, never, next_same), np.where(next_untyped == NAT_I8, never, next_untyped))
+        next_return = np.where(typed, np.where(both == never, NAT_I8, both), next_return)
     window = pd.Timedelta(days=float(window_days)) // pd.Timedelta(1, unit=unit)
     end = int(t.max()) if data_end is None or pd.isna(data_end) else max(
         int(pd.Timestamp(data_end).as_unit(unit).asm8.astype(np.int64)), int(t.max()))
