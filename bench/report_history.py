@@ -205,6 +205,14 @@ def generate_history(out: Path, days: int = 30, per_day: int = 3400, seed: int =
         customer[side.random(n) < 0.01] = None  # an export without customer.id
         res["customer_id"] = customer
         res["duration_s"] = np.where(has_ts, np.round(side.lognormal(np.log(np.where(channel == "chat", 280, 220)), 0.6, n), 1), np.nan)
+        # the scorecard question every run answers (issue 17), in the JSON `zhijian inspect` writes: one parse per conversation
+        conf = np.round(side.uniform(0.3, 0.99, n), 4)
+        answer = np.where(side.random(n) < 0.85, "是", "否")
+        res["questions_json"] = [
+            f'[{{"id":"question.resolved","question":"客户的问题是否解决?","answer":{"null" if c < 0.4 else json.dumps(ans)},'
+            f'"confidence":{c},"needs_review":{"true" if c < 0.4 else "false"},"because":["退款","好的"],"evidence_turns":[{t},{t - 1}],'
+            f'"status":"试运行","model":"question_resolved@v6:b85f4a71e4ca"}}]'
+            for c, ans, t in zip(conf.tolist(), answer.tolist(), side.integers(3, 30, n).tolist())]
         run = out / "runs" / day.isoformat()
         run.mkdir(parents=True, exist_ok=True)
         # + the customer's first-turn sentiment, the column the report reads once the classifier writes it (docs/REPORTS.md)

@@ -79,3 +79,45 @@ def test_runs_without_answers_have_no_section_and_say_why(tmp_path):
     assert r.questions is None and 'id="questions"' not in render_html(r, {})
     k = seed(r, "resolved_in_chat")
     assert k.value is None and k.note.startswith("无数据") and "question.resolved" in k.note
+
+
+def _mixed_results(n: int, seed: int = 3):
+    """Conversations as a month of runs holds them: answers with and without a text, abstentions, two
+    questions on one conversation, no answers, an empty string, a missing team."""
+    import random
+
+    import pandas as pd
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        qs = [{"id": "question.resolved", "question": "客户的问题是否解决?", "answer": rng.choice(["是", "否", None]),
+               "confidence": round(rng.random(), 4), "needs_review": rng.choice([True, False]), "because": ["退款"],
+               "evidence_turns": [rng.randrange(20)], "status": rng.choice(["试运行", "正式"]), "model": "m@v1:abc"}]
+        if rng.random() < 0.3:
+            qs.append({"id": "question.needs_asked", "answer": "是"})  # no question text, no status, no model
+        raw = rng.choice([json.dumps(qs, ensure_ascii=False), json.dumps(qs), None, "", "[]"])
+        rows.append({"id": f"c{i}", "agent_team": rng.choice(["一组", "二组", None]), "questions_json": raw})
+    return pd.DataFrame(rows, dtype=object)
+
+
+def test_arrow_parse_of_answers_equals_json_loads_one_by_one(monkeypatch):
+    import pandas as pd
+
+    from pipeline.report import questions
+
+    results = _mixed_results(700)
+    expected = questions._answers_one_by_one(results)
+    assert len(expected) > 300 and expected["answer"].isna().any() and expected["text"].isna().any()
+    pd.testing.assert_frame_equal(questions._parse_answers(results), expected)  # Arrow itself, no fallback
+    monkeypatch.setattr(questions, "_PARSE_CHUNK", 97)  # chunk boundaries fall inside the data
+    pd.testing.assert_frame_equal(questions.answers_frame(results), expected)
+    # a value Arrow can't type as the report reads it (a numeric answer) takes the careful path: same rows
+    odd = pd.concat([results, pd.DataFrame([{"id": "x", "agent_team": "一组",
+                                             "questions_json": json.dumps([{"id": "question.resolved", "answer": 1}])}])],
+                    ignore_index=True)
+    pd.testing.assert_frame_equal(questions.answers_frame(odd), questions._answers_one_by_one(odd))
+    # not JSON at all: the error json.loads gives, not a silent drop
+    bad = pd.DataFrame([{"id": "y", "agent_team": None, "questions_json": "[{"}], dtype=object)
+    with pytest.raises(json.JSONDecodeError):
+        questions.answers_frame(bad)

@@ -622,13 +622,14 @@ def same_period(daily: pd.DataFrame, history: list[dict[str, Any]], periods: dic
 
 
 # ------------------------------------------------------------------------------------------------ all together
-def seed_kpis(conv: pd.DataFrame, rs, daily: pd.DataFrame, periods: dict, config: dict, wb=None) -> dict[str, Any]:
-    """The seed KPI table (``rows``) and its detail tables."""
+def seed_kpis(conv: pd.DataFrame, rs, daily: pd.DataFrame, periods: dict, config: dict, answers: pd.DataFrame,
+              wb=None) -> dict[str, Any]:
+    """The seed KPI table (``rows``) and its detail tables (``answers``: the questions' answers, questions.answers_frame)."""
     r = rs.results
     fcr, fcr_detail = fcr_kpi(conv, r, wb, config)
     from .questions import resolution_kpi
 
-    resolved = resolution_kpi(r, config)
+    resolved = resolution_kpi(answers, config)
     ratings = rating_kpis(conv, config)
     complaints, cases = complaint_kpis(conv, rs.findings, config)
     timing, hours = timing_kpis(conv, r, wb, config)

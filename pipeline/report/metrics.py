@@ -741,7 +741,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
     """All the report's numbers from the runs' tables (see docs/REPORTS.md for each definition);
     ``workbench``: a :class:`~.workbench.WorkbenchData` read beforehand (reviews, disputes, customer ids)."""
     from .kpis import executive_summary, seed_kpis
-    from .questions import question_section
+    from .questions import answers_frame, question_section
 
     rep = config["report"]
     conv = conversation_flags(rs, config)
@@ -810,7 +810,8 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         "versions": sorted({str(r["versions"].get("scorecard")) for r in rs.runs if r["versions"].get("scorecard")}),
         "agents": int(conv["agent_id"].nunique()), "teams": int(conv["agent_team"].nunique()),
     }
-    seed = seed_kpis(conv, rs, daily, periods, config, workbench)
+    answers = answers_frame(rs.results)  # parsed once: the questions' section and the in-chat resolution KPI
+    seed = seed_kpis(conv, rs, daily, periods, config, answers, workbench)
     if workbench is not None:
         meta["workbench"] = workbench.url
     report = Report(
@@ -828,7 +829,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         calls=call_timing_table(rs.results, rs.findings),
         calls_by_team=call_timing_table(rs.results, rs.findings, by="team"),
         seed=seed,
-        questions=question_section(rs.results, config),
+        questions=question_section(answers, config),
         estimates=workbench.estimates if workbench is not None else None,
         cases=workbench.cases if workbench is not None else None,
     )

@@ -18,12 +18,69 @@ RESOLVED_QUESTION = "question.resolved"
 RESOLVED_YES = "是"
 
 
+ANSWER_COLUMNS = ["id", "agent_team", "question", "text", "answer", "needs_review", "status", "model"]
+#: what the report reads of each answer in ``questions_json`` (the rest — confidence, evidence — stays in the run)
+_ANSWER_FIELDS = {"id": "question", "question": "text", "answer": "answer", "needs_review": "needs_review",
+                  "status": "status", "model": "model"}
+_PARSE_CHUNK = 250_000  # conversations per Arrow JSON parse: bounded buffers (int32 offsets) at any history size
+
+
 def answers_frame(results: pd.DataFrame) -> pd.DataFrame:
     """One row per (conversation, question): id, agent_team, question id, text, answer,
-    needs_review, status, model."""
-    cols = ["id", "agent_team", "question", "text", "answer", "needs_review", "status", "model"]
+    needs_review, status, model. Every conversation of a run carries its answers as a JSON string: over
+    a month of runs that is millions of strings, so they are parsed by Arrow's JSON reader in chunks,
+    not one ``json.loads`` each; a value Arrow can't type (not a string, a field of another type) takes
+    the one-by-one path, which gives the same rows (tests/test_report_questions.py)."""
+    import pyarrow as pa
+
     if "questions_json" not in results.columns:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=ANSWER_COLUMNS)
+    try:
+        parts = [_parse_answers(results.iloc[i:i + _PARSE_CHUNK]) for i in range(0, len(results), _PARSE_CHUNK)]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return _answers_one_by_one(results)
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ANSWER_COLUMNS)
+
+
+def _parse_answers(results: pd.DataFrame) -> pd.DataFrame:
+    import io
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+
+    raw = pa.array(results["questions_json"].to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    rows = np.flatnonzero(pc.fill_null(pc.greater(pc.utf8_length(raw), 0), False).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return pd.DataFrame(columns=ANSWER_COLUMNS)
+    # each value is a JSON list: wrapped as {"q": …}, one per line, it is a JSON Lines document Arrow reads in C++
+    lines = pc.binary_join_element_wise(pa.scalar('{"q":', pa.large_string()), raw.take(pa.array(rows)),
+                                        pa.scalar("}\n", pa.large_string()), pa.scalar("", pa.large_string()))
+    _, offsets, data = lines.buffers()  # no nulls: the value bytes back to back are the document
+    ends = np.frombuffer(offsets, dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+    text = data.to_pybytes()[ends[0]:ends[-1]]
+    fields = [pa.field(k, pa.bool_() if k == "needs_review" else pa.string()) for k in _ANSWER_FIELDS]
+    schema = pa.schema([pa.field("q", pa.list_(pa.struct(fields)))])
+    table = pj.read_json(io.BytesIO(text), read_options=pj.ReadOptions(block_size=1 << 26),
+                         parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"))
+    if table.num_rows != len(rows):  # a value that was not one JSON document: the careful path says where
+        raise pa.ArrowInvalid("questions_json: rows and JSON documents differ")
+    lists = table.column("q").combine_chunks()
+    answers = pc.list_flatten(lists)
+    owner = rows[pc.list_parent_indices(lists).to_numpy()]
+    if answers.null_count:  # an answer that is not an object: as json.loads + .get would fail, say so there
+        raise pa.ArrowInvalid("questions_json: an answer is not an object")
+    out = {"id": results["id"].to_numpy(dtype=object)[owner], "agent_team": results["agent_team"].to_numpy(dtype=object)[owner]}
+    for key, column in _ANSWER_FIELDS.items():
+        values = answers.field(key)
+        out[column] = (pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool) if key == "needs_review"
+                       else values.to_numpy(zero_copy_only=False).astype(object))
+    return pd.DataFrame(out, columns=ANSWER_COLUMNS)
+
+
+def _answers_one_by_one(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for cid, team, raw in zip(results["id"], results["agent_team"], results["questions_json"]):
         if not isinstance(raw, str) or not raw:
@@ -32,7 +89,7 @@ def answers_frame(results: pd.DataFrame) -> pd.DataFrame:
             rows.append({"id": cid, "agent_team": team, "question": q.get("id"), "text": q.get("question"),
                          "answer": q.get("answer"), "needs_review": bool(q.get("needs_review")),
                          "status": q.get("status"), "model": q.get("model")})
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
 
 
 def _held_out(model: str | None, config: dict) -> dict[str, Any]:
@@ -52,9 +109,8 @@ def _held_out(model: str | None, config: dict) -> dict[str, Any]:
             "baseline_macro_f1": base.get("macro_f1"), "held_out_n": held.get("n")}
 
 
-def question_section(results: pd.DataFrame, config: dict) -> dict[str, Any] | None:
-    """``{"table", "by_team", "note"}`` — None when no run carries answers."""
-    a = answers_frame(results)
+def question_section(a: pd.DataFrame, config: dict) -> dict[str, Any] | None:
+    """``{"table", "by_team", "note"}`` from :func:`answers_frame`'s rows — None when no run carries answers."""
     if a.empty:
         return None
     rows = []
@@ -82,15 +138,14 @@ def question_section(results: pd.DataFrame, config: dict) -> dict[str, Any] | No
     return {"table": table, "by_team": by_team, "note": note}
 
 
-def resolution_kpi(results: pd.DataFrame, config: dict):
-    """对话内解决率 — the share of answered conversations the 问题是否解决 model calls 是; beside
-    repeat-contact FCR (seed 001: 首次解决率), flagged 试运行 while its model is."""
+def resolution_kpi(a: pd.DataFrame, config: dict):
+    """对话内解决率 — the share of answered conversations (:func:`answers_frame`'s rows) the 问题是否解决
+    model calls 是; beside repeat-contact FCR (seed 001: 首次解决率), flagged 试运行 while its model is."""
     from .kpis import _kpi
 
     seed = "seed 001 首次解决率 ≥ 80 %(此处为模型对单个对话的判断)"
     formula = "问题「客户的问题是否解决?」回答为「是」的会话 ÷ 有回答的会话(不含低置信度、未回答的)"
     source = "results.parquet questions_json(question.resolved 的模型答案)"
-    a = answers_frame(results)
     res = a[(a["question"] == RESOLVED_QUESTION)]
     answered = res[res["answer"].notna()]
     if answered.empty:
