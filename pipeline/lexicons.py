@@ -28,7 +28,7 @@ _SEPARATOR = "\x1f"  # reserved: phrases may not contain it (it once joined turn
 _CLAUSE_PUNCT = frozenset(",.!?;:。,!?;:\n")
 _ENTRY_KEYS = {
     "id", "category", "severity", "phrases", "patterns", "except", "exclude", "negations",
-    "guard", "source", "examples", "note", "bare", "__line__",
+    "guard", "source", "examples", "note", "bare", "not_opening", "__line__",
 }
 _LEXICON_KEYS = {"lexicon", "version", "description", "define", "negations", "negation_window_chars", "entries", "__line__"}
 _DEFINED = re.compile(r"\{\{([A-Z_]+)\}\}")
@@ -86,6 +86,7 @@ class Entry:
     negation_window: int = 0
     guard: str | None = None
     bare: bool = False  # counts only when it is all the speaker said in that reply (rules: bare_reply_except)
+    not_opening: bool = False  # a hit in the first turn doesn't mean the transcript starts mid-session (rules: skip_when_first)
     examples: dict[str, list[str]] = field(default_factory=dict)
     line: int | None = None
     guarded: bool = False  # has except / exclude / negations: hits need the suppression check
@@ -250,6 +251,7 @@ def parse_lexicon(path: Path, normalizer: Normalizer) -> Lexicon:
                 negation_window=window,
                 guard=e.get("guard"),
                 bare=_flag(e.get("bare"), where, "bare"),
+                not_opening=_flag(e.get("not_opening"), where, "not_opening"),
                 examples={
                     "hit": _str_list(examples.get("hit"), where, "examples.hit"),
                     "miss": _str_list(examples.get("miss"), where, "examples.miss"),

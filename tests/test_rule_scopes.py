@@ -37,6 +37,20 @@ def test_a_transcript_that_starts_mid_session_is_not_charged_a_greeting(inspecto
     assert ("greeting.missing" in fired) is judged
 
 
+@pytest.mark.parametrize("agent_first, charged", [
+    ("感谢您对京东的支持,祝您生活愉快,再见!", False),  # a closing first: the transcript started mid-session
+    ("请您私信提供号码,以便核实,谢谢!", True),  # an opening reply that thanks (CL-THANKS-003, not_opening)
+    ("已经为您反馈,感谢您的理解", True),
+])
+def test_a_thank_you_that_ends_the_first_reply_is_not_a_mid_session_closing(inspector, agent_first, charged):
+    """The same 「…谢谢!」 closes a chat when it is the agent's last word (Weibo gold: both readers),
+    but must not make greeting.missing think the transcript began mid-session."""
+    turns = [("customer", "流量怎么扣了这么多"), ("agent", agent_first), ("agent", "明天给您回复"), ("customer", "好的")]
+    _, fired = _rules(inspector, turns)
+    assert ("greeting.missing" in fired) is charged
+    assert "closing.missing" not in _rules(inspector, [*turns, ("agent", "已经为您登记,谢谢!")])[1]
+
+
 @pytest.mark.parametrize("agent_first, greeted", [
     ("亲亲在的呢", True), ("亲什么问题呢", True), ("亲爱滴,正在为您查询中", True),
     ("在的", False), ("亲亲请您提供一下订单号", False), ("亲,订单已经发货了", False), ("#E-s[数字x]", None),

@@ -63,9 +63,9 @@ def add_subcommands(sub) -> None:
 def cmd_gold_sample(args) -> int:
     from ..models.datasets import DataPaths
     from .labels import read_jsonl, write_jsonl
-    from .sample import build_pool, gold_record, gold_split, reading_view, select
+    from .sample import POOLS, gold_record, gold_split, reading_view, select
 
-    pool = build_pool(DataPaths(data_dir=args.data_dir) if args.data_dir else DataPaths())
+    pool = POOLS[args.corpus](DataPaths(data_dir=args.data_dir) if args.data_dir else DataPaths())
     if args.exclude:  # a later round: never draw a chat the gold set already holds
         taken = {r["id"] for f in sorted(Path(args.exclude).glob("*.jsonl")) for r in read_jsonl(f)}
         pool = [p for p in pool if p.id not in taken]
@@ -125,6 +125,8 @@ def add_gold_subcommands(sub) -> None:
     sp = gp.add_parser("sample", help="draw the conversations to label from the real corpora (half random, half enriched)")
     sp.add_argument("--data-dir", help="folder laid out like ../shared/data/raw (default)")
     sp.add_argument("--out", required=True, help="JSONL of the chosen conversations (input contract + source + split)")
+    sp.add_argument("--corpus", choices=("jd", "stc3"), default="jd", help="jd: CSDS val + JDDC valid (the gold set's pool); "
+                    "stc3: the STC-3 Weibo helpdesk dialogues (a second corpus, data/gold_weibo)")
     sp.add_argument("--batches", help="folder for the annotators' reading batches (id + numbered turns only)")
     sp.add_argument("--n-batches", type=int, default=4)
     sp.add_argument("--n-random", type=int, default=220)

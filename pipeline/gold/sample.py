@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..models.datasets import DataPaths, Dialogue, drop_overlap, load_csds, load_jddc, unique
+from ..models.datasets import DataPaths, Dialogue, drop_overlap, load_csds, load_jddc, load_stc3, unique
 
 GOLD_SALT = "zhijian-gold-v1:"
 GOLD_TEST_FRACTION = 0.5
@@ -72,6 +72,23 @@ def build_pool(paths: DataPaths) -> list[PoolItem]:
         if d.key in kept_keys
     ]
     return pool
+
+
+def build_stc3_pool(paths: DataPaths) -> list[PoolItem]:
+    """The STC-3 DCH Weibo customer–helpdesk dialogues (train file, 3,700): real Chinese customer service
+    outside JD, much richer in complaints and anger than the JD pool — a second corpus to fix and
+    measure the rules on, so that a lexicon fix is not only a fit to JD wording."""
+    items, seen = [], set()
+    for d in load_stc3(paths.stc3):
+        cid = f"stc3-{d.key[:12]}"  # the content key: stable, and the corpus's own ids are long Weibo numbers
+        if d.key in seen or not any(r == "agent" and t.strip() for r, t in d.turns):
+            continue  # a duplicate, or a helpdesk that never answered: nothing to inspect
+        seen.add(d.key)
+        items.append(PoolItem(cid, "stc3_dch/train_data_cn.json.gz", d, _screens(d)))
+    return items
+
+
+POOLS = {"jd": build_pool, "stc3": build_stc3_pool}
 
 
 def select(pool: list[PoolItem], n_random: int, n_enriched: int, seed: int) -> list[tuple[PoolItem, str]]:

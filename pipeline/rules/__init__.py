@@ -172,10 +172,11 @@ class RuleContext:
     def starts_with(self, spec: dict[str, str]) -> bool:
         """Whether the first turn with content of any role named in ``spec`` holds a hit of the
         lexicon named for it (e.g. the customer's first words are 好的 / 谢谢, or the agent's first
-        words are a closing: the transcript starts mid-session)."""
+        words are a closing: the transcript starts mid-session). Entries marked ``not_opening`` don't
+        count: a first reply that ends 「…谢谢!」 is an opening reply that thanks, not a closing."""
         for role, lexicons in spec.items():
             turns = self.turns_of(role)
-            if turns and any(self.lexicon_hits(turns[0], lx) for lx in _names(lexicons)):
+            if turns and any(not h.entry.not_opening for lx in _names(lexicons) for h in self.lexicon_hits(turns[0], lx)):
                 return True
         return False
 
