@@ -25,6 +25,7 @@ from .lexicons import LexiconSet
 from .metrics import ResponseMetrics
 from .models import ModelsStage
 from .normalize import Normalizer
+from .questions.workbench import add_installed_questions
 from .review_flags import ReviewFlags
 from .rules import RuleSet
 from .schema import Conversation, ConversationResult, Reject, handling_time_s
@@ -47,6 +48,8 @@ class Inspector:
         self.lexicons = LexiconSet.load(lexicon_dir, self.normalizer)
         self.rules = RuleSet.load(resolve_path(paths["rules"]), self.lexicons, self.config)
         self.scorecard = Scorecard.load(resolve_path(paths["scorecard"]), {r.id for r in self.rules.rules})
+        # questions added in the workbench whose trained bundle is in models/ (not in rules.yaml): answered too
+        self.workbench_questions = add_installed_questions(self.rules, self.scorecard, self.config)
         seg = self.config["segmenter"]
         words = read_domain_words(lexicon_dir / "domain_words.txt")
         words += [(p, USER_WORD_FREQ) for p in self.lexicons.user_words()]

@@ -22,7 +22,6 @@ signal) but are never shown as evidence.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..schema import Conversation
@@ -40,6 +39,12 @@ def _content_turns(conversation: Conversation) -> list:
 
 
 READS = ("whole", "start", "end")  # which part of the conversation a question reads (rule key `reads`)
+THRESHOLDS = ("min_confidence", "accuracy_floor")  # a question's own, else the `questions:` configuration's
+
+
+def threshold(params: dict[str, Any], config: dict, key: str) -> float:
+    """A question's ``min_confidence`` / ``accuracy_floor``: its rule's, else ``questions.<key>`` of the configuration."""
+    return float(params.get(key, config["questions"][key]))
 
 
 def question_document(conversation: Conversation, reads: str = "whole", findings: Iterable | None = None) -> list[str]:
@@ -192,7 +197,7 @@ def validate_params(params: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: 'model' must name the model folder under models/ that answers it, e.g. question_resolved")
     if params.get("reads", "whole") not in READS:
         raise ConfigError(f"{where}: reads must be one of {READS} (the part of the conversation the question is about)")
-    for key in ("min_confidence", "accuracy_floor"):
+    for key in THRESHOLDS:
         v = params.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
             raise ConfigError(f"{where}: {key} must be a number between 0 and 1, got {v!r}")

@@ -1,5 +1,7 @@
 """``zhijian train question ID``: train the model that answers a scorecard question, log it to
-MLflow, register a version, and (``--promote``) install it in ``models/``."""
+MLflow, register a version, and (``--promote``) install it in ``models/``. ID is a rule of
+rules.yaml or, with ``--database-url``, a question added in the workbench (its answers are read
+from the database too; pipeline/questions/workbench.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ def cmd_train_question(args) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     result = train_question(args.question_id, args.gold, config, C_grid=grid, seed=args.seed, log=log,
-                            extra_labels=tuple(args.extra_labels or ()))
+                            extra_labels=tuple(args.extra_labels or ()), database_url=args.database_url)
     logged = tracking.log_training(result, run_name=args.run_name)
     extra = result.metadata["training_data"]["extra_labels"]
     if extra and logged["version"] is not None:
@@ -33,6 +35,8 @@ def cmd_train_question(args) -> int:
     if args.promote:
         meta = tracking.promote(result.name, logged["version"], models_dir)
         print(f"  promoted v{logged['version']} → {models_dir / result.name} (sha256 {meta['sha256'][:12]})")
+        if result.metadata.get("definition"):
+            print(f"  zhijian inspect answers {args.question_id} from this bundle (its definition is in metadata.json)")
     else:
         print(f"  to ship it: zhijian models promote {result.name} {logged['version']}")
     return 0
@@ -54,12 +58,16 @@ def _tag_label_files(name: str, version: str, extra: list[dict]) -> None:
 
 def add_parser(tsub) -> None:
     sp = tsub.add_parser("question", help="train the model that answers a scorecard question (docs/QUESTIONS.md)")
-    sp.add_argument("question_id", metavar="ID", help="a rule of kind question in lexicons/rules.yaml, e.g. question.resolved")
+    sp.add_argument("question_id", metavar="ID", help="a rule of kind question in lexicons/rules.yaml, e.g. question.resolved, "
+                                                      "or (with --database-url) a question added in the workbench")
     sp.add_argument("--gold", default="data/gold", help="gold folder with people's answers: dev trains, test is held out (default data/gold)")
     sp.add_argument("--extra-labels", action="append", metavar="FILE",
                     help="people's answers exported from the workbench (zhijian export-labels --out DIR → DIR/question_answers.jsonl; "
                          "DIR itself will do), "
                          "added to the training data only — never to the held-out test (repeatable)")
+    sp.add_argument("--database-url", metavar="URL",
+                    help="the workbench database (SQLAlchemy URL): people's answers read straight from it (as export-labels "
+                         "writes them; --extra-labels may be given too), and the question itself when rules.yaml has no rule ID")
     sp.add_argument("--C", help="inverse regularisation, comma-separated values are a CV grid (default 0.1,0.3,1,3)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--run-name", help="MLflow run name")

@@ -19,16 +19,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import ConfigError
-from . import question_document
+from . import question_document, threshold
 
 DEFAULT_C_GRID = (0.1, 0.3, 1.0, 3.0)
 CV_FOLDS = 5
 LABELS_KEY = "question_answers"  # the field of an exported question_answers.jsonl record (pipeline/workbench/question_labels.py)
-EXTRA_TEST_PERCENT = 30  # a question without gold labels: held out on this share of people's answers
 
 
-def find_rule(config: dict, question_id: str):
-    """The ``question`` rule ``question_id`` of the configured rules.yaml."""
+def question_rules(config: dict) -> list:
+    """The ``question`` rules of the configured rules.yaml."""
     from ..config import resolve_path
     from ..lexicons import LexiconSet
     from ..normalize import Normalizer
@@ -37,12 +36,36 @@ def find_rule(config: dict, question_id: str):
     lexicon_dir = resolve_path(config["paths"]["lexicons"])
     lexicons = LexiconSet.load(lexicon_dir, Normalizer(lexicon_dir / "char_variants.txt"))
     rules = RuleSet.load(resolve_path(config["paths"]["rules"]), lexicons, config).rules
-    questions = [r for r in rules if r.kind == "question"]
+    return [r for r in rules if r.kind == "question"]
+
+
+def find_rule(config: dict, question_id: str, database: tuple | None = None):
+    """``(rule, definition)``: the ``question`` rule ``question_id`` of the configured rules.yaml
+    (definition None), else — ``database`` being :func:`pipeline.questions.workbench.read_database`'s
+    answer — the workbench's question of that key as the rule rules.yaml lines would make it, and its
+    definition (what the bundle carries)."""
+    from .workbench import rule_for_training
+
+    questions = question_rules(config)
     for r in questions:
         if r.id == question_id:
-            return r
-    raise ConfigError(f"no question rule {question_id!r} in {config['paths']['rules']}; questions: {[r.id for r in questions]}. "
-                      "A question added in the workbench is trained once it is a rule there: its 评分表问题 page shows the lines to add")
+            return r, None
+    where = config["paths"]["rules"]
+    if database is None:
+        raise ConfigError(f"no question rule {question_id!r} in {where}; questions: {[r.id for r in questions]}. "
+                          f"A question added in the workbench (评分表问题 page) trains from the workbench database: "
+                          f"zhijian train question {question_id} --database-url URL")
+    definition, _, info = database
+    if definition is None:
+        raise ConfigError(f"question {question_id!r} is neither a rule of {where} nor a question in the workbench database "
+                          f"{info['path']}: add it on the workbench's 评分表问题 page (or as a rule of kind question in "
+                          f"rules.yaml), answer it on enough conversations, then train again")
+    rule = rule_for_training(definition, config)
+    taken = next((r.id for r in questions if r.params.get("model") == rule.params["model"]), None)
+    if taken:
+        raise ConfigError(f"workbench question {question_id}: its model folder {rule.params['model']} is the model of {taken} "
+                          f"in {where}; rename one of the two questions")
+    return rule, definition
 
 
 def _documents(records: list[dict[str, Any]], rule, config: dict, inspector, answer_of) -> tuple[list[list[str]], list[str], list[str]]:
@@ -118,10 +141,11 @@ def _people_answer(question_id: str):
     return lambda r: (r[LABELS_KEY].get(question_id) or {}).get("answer")
 
 
-def _extra_split(cid: str) -> bool:
-    """A question with no gold label is held out on its people's answers: this share of
-    conversations (by a hash of the id: a conversation stays on its side from one training to the next)."""
-    return int.from_bytes(hashlib.blake2b(f"qheld:{cid}".encode(), digest_size=8).digest(), "big") % 100 < EXTRA_TEST_PERCENT
+def _extra_split(cid: str, percent: int) -> bool:
+    """A question with no gold label is held out on its people's answers: ``percent`` % of the
+    conversations (``questions.held_out_percent``; by a hash of the id: a conversation stays on its
+    side from one training to the next)."""
+    return int.from_bytes(hashlib.blake2b(f"qheld:{cid}".encode(), digest_size=8).digest(), "big") % 100 < percent
 
 
 def _fold(cid: str, seed: int) -> int:
@@ -149,21 +173,31 @@ def figures(truth: list[str], pred: list[str], classes: list[str]) -> dict[str, 
 
 
 def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid: tuple[float, ...] = DEFAULT_C_GRID,
-                   seed: int = 0, log: Callable[[str], None] = print, extra_labels: tuple[str | Path, ...] = ()):
+                   seed: int = 0, log: Callable[[str], None] = print, extra_labels: tuple[str | Path, ...] = (),
+                   database_url: str | None = None):
     """Fit the question's model. ``extra_labels``: exported workbench answers (question_answers.jsonl)
     added to the **training** data only — a conversation of the held-out test split is never trained
-    on (left out and counted), nor one the gold set already labels. A question with no ``gold_label``
-    trains on people's answers alone, held out on a fixed share of them (:func:`_extra_split`)."""
+    on (left out and counted), nor one the gold set already labels. ``database_url``: the workbench
+    database, read straight (the same records, no export step): people's answers as another source
+    like ``extra_labels``, and the question itself when rules.yaml has no rule of that id (a question
+    a QA lead added in the workbench; its bundle then carries the definition: ``metadata.definition``).
+    A question with no ``gold_label`` trains on people's answers alone, held out on a fixed share of
+    them (:func:`_extra_split`), and needs ``questions.min_answers`` answered conversations."""
     import numpy as np
 
     from ..gold.evaluate import gold_files, load_gold
     from ..models.train import TrainResult, _fit, _pipeline
     from ..run import Inspector
+    from .workbench import DEFINITION_KEY, read_database
 
-    rule = find_rule(config, question_id)
+    settings = config["questions"]
+    percent = int(settings["held_out_percent"])
+    database = read_database(database_url, question_id) if database_url else None
+    rule, definition = find_rule(config, question_id, database)
     p = rule.params
     inspector = Inspector(config)
-    extra = [read_extra_labels(f, question_id) for f in extra_labels]
+    extra = [read_extra_labels(f, question_id) for f in extra_labels] + ([database[1:]] if database else [])
+    sources = ", ".join(info["path"] for _, info in extra)
     if p.get("gold_label"):
         log(f"{question_id}: inspecting the gold chats for their features …")
         X, y, ids = labelled(load_gold(gold_files(gold_dir, "dev")), rule, config, inspector)
@@ -171,11 +205,12 @@ def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid:
         splits = {"train_split": "dev", "test_split": "test"}
     elif extra:
         X, y, ids, Xt, yt, ids_t = [], [], [], [], [], []
-        splits = {"train_split": f"people's answers ({100 - EXTRA_TEST_PERCENT} % by conversation id)",
-                  "test_split": f"people's answers ({EXTRA_TEST_PERCENT} % by conversation id)"}
+        splits = {"train_split": f"people's answers ({100 - percent} % by conversation id)",
+                  "test_split": f"people's answers ({percent} % by conversation id)"}
     else:
-        raise ConfigError(f"question {question_id} has no gold_label and no --extra-labels: answer it in the workbench, "
-                          f"export the answers (zhijian export-labels --out DIR) and pass --extra-labels DIR/question_answers.jsonl")
+        raise ConfigError(f"question {question_id} has no gold_label, no --database-url and no --extra-labels: answer it in "
+                          f"the workbench and pass --database-url URL (the workbench's database), or export the answers "
+                          f"(zhijian export-labels --out DIR) and pass --extra-labels DIR/question_answers.jsonl")
     held_out, known = set(ids_t), set(ids)
     extra_meta = []
     for records, info in extra:
@@ -185,7 +220,7 @@ def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid:
                     skipped_in_gold=sum(r["id"] in known and r["id"] not in held_out for r in records),
                     used=0, held_out_here=0, answers=dict(Counter(answers)))
         for doc, answer, cid in zip(docs, answers, rids):
-            to_test = not p.get("gold_label") and _extra_split(cid)
+            to_test = not p.get("gold_label") and _extra_split(cid, percent)
             for bucket, value in zip((Xt, yt, ids_t) if to_test else (X, y, ids), (doc, answer, cid)):
                 bucket.append(value)
             info["held_out_here" if to_test else "used"] += 1
@@ -194,12 +229,17 @@ def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid:
         log(f"  {info['path']}: {info['used']} answers added to training"
             + (f", {info['held_out_here']} held out" if info["held_out_here"] else "")
             + (f"; left out: {info['skipped_held_out']} of the held-out test" if info["skipped_held_out"] else "")
-            + (f", {info['skipped_in_gold']} already in the gold set" if info["skipped_in_gold"] else ""))
+            + (f", {info['skipped_in_gold']} already labelled (the gold set or a source above)" if info["skipped_in_gold"] else ""))
+    more = (f"answer {question_id} on more conversations in the workbench (its 待标注 queue: /questions/{question_id}/queue) "
+            f"and train again")
+    if not p.get("gold_label") and len(y) + len(yt) < int(settings["min_answers"]):
+        raise ConfigError(f"{question_id}: {len(y) + len(yt)} conversations answered by people in {sources or 'no source'}; "
+                          f"training needs at least {settings['min_answers']} (questions.min_answers): {more}")
     if len(set(y)) < 2:
-        raise ConfigError(f"{question_id}: the training answers hold one class only ({Counter(y)}) — nothing to learn; "
-                          "answer more conversations (the workbench's 待标注 queue) and export again")
+        raise ConfigError(f"{question_id}: the training answers in {sources or 'the gold set'} hold one class only "
+                          f"({dict(Counter(y))}) — nothing to learn; {more}")
     if not yt:
-        raise ConfigError(f"{question_id}: no held-out answers to measure the model on; answer more conversations and export again")
+        raise ConfigError(f"{question_id}: no held-out answers in {sources or 'the gold set'} to measure the model on; {more}")
     classes = [c for c in p["choices"] if c in set(y)]
     folds = [_fold(i, seed) for i in ids]
 
@@ -230,12 +270,12 @@ def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid:
     held_out = figures(yt, pred, classes)
     majority = Counter(y).most_common(1)[0][0]
     baseline = figures(yt, [majority] * len(yt), classes)
-    min_conf = float(p.get("min_confidence", 0.6))
+    min_conf = threshold(p, config, "min_confidence")
     answered = [i for i, c in enumerate(conf) if c >= min_conf]
     held_out["answered_share"] = round(len(answered) / max(len(conf), 1), 4)
     held_out["answered_accuracy"] = round(sum(pred[i] == yt[i] for i in answered) / max(len(answered), 1), 4)
-    floor = float(p.get("accuracy_floor", 0.7))
-    log(f"  held out ({len(yt)} gold test chats): macro-F1 {held_out['macro_f1']:.3f}, accuracy {held_out['accuracy']:.3f}, "
+    floor = threshold(p, config, "accuracy_floor")
+    log(f"  held out ({len(yt)} {'gold test chats' if p.get('gold_label') else 'people-answered conversations'}): macro-F1 {held_out['macro_f1']:.3f}, accuracy {held_out['accuracy']:.3f}, "
         f"κ {held_out['kappa']}; majority «{majority}» macro-F1 {baseline['macro_f1']:.3f}, accuracy {baseline['accuracy']:.3f}; "
         f"{'正式' if held_out['macro_f1'] >= floor else '试运行'} (floor {floor})")
 
@@ -251,6 +291,7 @@ def train_question(question_id: str, gold_dir: str | Path, config: dict, C_grid:
                 "document": {"features": "tagged", "builder": "pipeline.questions.question_document", "reads": p.get("reads", "whole")},
                 "held_out": held_out, "majority_baseline": {"answer": majority, **baseline},
                 "min_confidence": min_conf, "accuracy_floor": floor, "training_data": training_data,
+                **({DEFINITION_KEY: definition} if definition else {}),  # a workbench question: the bundle is self-contained
                 "params": {"C": best["C"], "class_weight": "balanced", "min_df": 2, "loss": "logistic", "seed": seed,
                            **({"extra_labels": [e["path"] for e in extra_meta]} if extra_meta else {})}}
     metrics = {"test_macro_f1": held_out["macro_f1"], "test_accuracy": held_out["accuracy"],

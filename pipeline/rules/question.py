@@ -5,13 +5,16 @@ evidence_turns, status, model}`` — for every conversation, and a finding only 
 hold: the answer is the one that costs points (``fails_on``), its confidence reaches
 ``min_confidence`` (below it the answer is ``null`` with ``needs_review: true`` — never a guess),
 and the model's held-out macro-F1 reached ``accuracy_floor`` (status 正式; below it the question is
-试运行: answers are shown, nothing is scored). No model installed → no answer, no finding.
+试运行: answers are shown, nothing is scored). No model installed → no answer, no finding. A rule
+without ``min_confidence`` / ``accuracy_floor`` takes them from the ``questions:`` configuration.
+Questions added in the workbench are rules of this kind too, built from their bundle's definition
+(pipeline/questions/workbench.py).
 """
 
 from __future__ import annotations
 
 from . import Rule, RuleContext, register
-from ..questions import STATUS_LIVE, STATUS_TRIAL, load_answerer
+from ..questions import STATUS_LIVE, STATUS_TRIAL, load_answerer, threshold
 from ..schema import Finding
 
 KEYS = {"question", "choices", "fails_on", "answerer", "model", "reads", "min_confidence", "accuracy_floor", "gold_label", "gold_map"}
@@ -26,9 +29,9 @@ def question(rule: Rule, ctx: RuleContext) -> list[Finding]:
     if answerer is None:
         return []
     label, conf, because, turns = answerer.answer(ctx.conversation)
-    floor = float(p.get("accuracy_floor", 0.7))
+    floor = threshold(p, ctx.config, "accuracy_floor")
     live = answerer.held_out_macro_f1 is not None and answerer.held_out_macro_f1 >= floor
-    sure = conf >= float(p.get("min_confidence", 0.6))
+    sure = conf >= threshold(p, ctx.config, "min_confidence")
     ctx.conversation.predictions.setdefault("questions", []).append({
         "id": rule.id, "question": p["question"], "answer": label if sure else None, "confidence": round(conf, 4),
         "needs_review": not sure, "because": because, "evidence_turns": turns,

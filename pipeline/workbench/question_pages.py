@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from . import question_stats, question_store
@@ -88,9 +87,9 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
         if q is None:
             raise HTTPException(404, NOT_FOUND)
         answered = request.query_params.get("answered") == "1"
-        rows = question_stats.uncertain_queue(db, user, q, inspector_sees, include_answered=answered)
-        return render(request, "question_queue.html", user, {"q": q, "rows": rows, "answered": answered,
-                                                             "limit": question_stats.QUEUE_LIMIT})
+        limit = int(config["questions"]["queue_length"])
+        rows = question_stats.uncertain_queue(db, user, q, inspector_sees, limit=limit, include_answered=answered)
+        return render(request, "question_queue.html", user, {"q": q, "rows": rows, "answered": answered, "limit": limit})
 
     @app.post("/conversations/{conv_id:id}/questions")
     def answer_question(request: Request, conv_id: int, user: User = Depends(require("review")),

@@ -14,8 +14,6 @@ from .db import Conversation, MachineAnswer, QuestionAnswer, User
 from .permissions import visible_conversations
 from .question_store import QuestionDef, all_questions, human_answers
 
-QUEUE_LIMIT = 50
-
 
 def question_agreement(session: Session, config: dict) -> list[dict[str, Any]]:
     """Per question: how many conversations people answered (``answered``), on how many of those the
@@ -51,10 +49,11 @@ def question_agreement(session: Session, config: dict) -> list[dict[str, Any]]:
     return out
 
 
-def uncertain_queue(session: Session, user: User, q: QuestionDef, inspector_sees: str = "queue",
-                    limit: int = QUEUE_LIMIT, include_answered: bool = False) -> list[tuple[Conversation, MachineAnswer]]:
-    """The conversations ``user`` may see whose machine answer to ``q`` is least sure: abstained or
-    lowest confidence first (an endpoint's answer has no confidence: first of all), then the newest.
+def uncertain_queue(session: Session, user: User, q: QuestionDef, inspector_sees: str = "queue", *,
+                    limit: int, include_answered: bool = False) -> list[tuple[Conversation, MachineAnswer]]:
+    """The ``limit`` (the page: ``questions.queue_length``) conversations ``user`` may see whose
+    machine answer to ``q`` is least sure: abstained or lowest confidence first (an endpoint's
+    answer has no confidence: first of all), then the newest.
     Conversations someone already answered are left out unless ``include_answered``."""
     stmt = (select(Conversation, MachineAnswer).join(MachineAnswer, MachineAnswer.conversation_id == Conversation.id)
             .where(MachineAnswer.question == q.key))

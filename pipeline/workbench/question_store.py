@@ -5,7 +5,10 @@ answers loaded from the run, and people's one-click answers.
   are read from there and are read-only here; each shows its status (正式 / 试运行) and the held-out
   figures its model's training measured (``models/<model>/metadata.json``). A QA lead
   (``manage_questions``) adds more in the workbench: stored in the ``questions`` table, answered by
-  people and exported as labels; to get a model, one copies it into rules.yaml (the page shows the lines).
+  people; ``zhijian train question KEY --database-url URL --promote`` trains it from this database
+  into ``models/question_<name>/`` (the bundle carries the definition, ``zhijian inspect`` answers it:
+  pipeline/questions/workbench.py) and the page shows that bundle's status and held-out figures. (Or
+  one copies it into rules.yaml — the page shows the lines — to set its message or thresholds.)
 * **Machine answers**: ``zhijian load`` keeps the run's ``questions`` on the conversation and one
   ``machine_answers`` row per question (:func:`sync_machine_answers`), so the active-learning queue
   can sort them by confidence (question_stats.py).
@@ -72,12 +75,31 @@ def _models_key(models_dir: Path) -> tuple[str, float]:
     return str(models_dir), max((p.stat().st_mtime for p in models_dir.glob("*/metadata.json")), default=0.0)
 
 
+def _with_figures(q: QuestionDef, meta: dict[str, Any] | None) -> QuestionDef:
+    """``q`` with its installed model's held-out figures and status (``meta``: its metadata.json; None: no model)."""
+    from ..questions import STATUS_LIVE, STATUS_TRIAL
+
+    if meta is not None:
+        q.held_out = {k: (meta.get("held_out") or {}).get(k) for k in ("macro_f1", "accuracy", "kappa", "n")}
+        q.baseline = meta.get("majority_baseline")
+        q.registered_version = str(meta["registered_version"]) if meta.get("registered_version") else None
+        f1 = q.held_out.get("macro_f1")
+        q.status = STATUS_LIVE if f1 is not None and f1 >= q.accuracy_floor else STATUS_TRIAL
+    return q
+
+
+@lru_cache(maxsize=64)
+def _bundle_metadata(models_dir: str, _mmtime: float, name: str) -> dict[str, Any] | None:
+    from ..models.store import has_bundle, read_metadata
+
+    directory = Path(models_dir) / name
+    return read_metadata(directory) if name and has_bundle(directory) else None
+
+
 @lru_cache(maxsize=8)
 def _rule_questions(rules_path: str, _mtime: float, scorecard_path: str, _smtime: float, models_dir: str,
-                    _mmtime: float) -> tuple[QuestionDef, ...]:
+                    _mmtime: float, default_floor: float) -> tuple[QuestionDef, ...]:
     from ..config import load_yaml
-    from ..models.store import has_bundle, read_metadata
-    from ..questions import STATUS_LIVE, STATUS_TRIAL
 
     raw = load_yaml(Path(rules_path), "rules") or {}
     card = load_yaml(Path(scorecard_path), "scorecard") or {}
@@ -91,16 +113,8 @@ def _rule_questions(rules_path: str, _mtime: float, scorecard_path: str, _smtime
         if r.get("kind") != "question":
             continue
         q = QuestionDef(key=r["id"], text=r.get("question", ""), choices=list(r.get("choices") or []), item=item_of.get(r["id"]),
-                        source="rules", model=r.get("model"), accuracy_floor=float(r.get("accuracy_floor", 0.7)))
-        directory = Path(models_dir) / str(r.get("model") or "")
-        if r.get("model") and has_bundle(directory):
-            meta = read_metadata(directory)
-            q.held_out = {k: (meta.get("held_out") or {}).get(k) for k in ("macro_f1", "accuracy", "kappa", "n")}
-            q.baseline = meta.get("majority_baseline")
-            q.registered_version = str(meta["registered_version"]) if meta.get("registered_version") else None
-            f1 = q.held_out.get("macro_f1")
-            q.status = STATUS_LIVE if f1 is not None and f1 >= q.accuracy_floor else STATUS_TRIAL
-        out.append(q)
+                        source="rules", model=r.get("model"), accuracy_floor=float(r.get("accuracy_floor", default_floor)))
+        out.append(_with_figures(q, _bundle_metadata(models_dir, _mmtime, str(r.get("model") or ""))))
     return tuple(out)
 
 
@@ -110,18 +124,31 @@ def rule_questions(config: dict) -> list[QuestionDef]:
 
     rules = resolve_path(config["paths"]["rules"])
     card = resolve_path(config["paths"]["scorecard"])
-    return list(_rule_questions(*_file_key(rules), *_file_key(card), *_models_key(resolve_path(config["paths"]["models"]))))
+    return list(_rule_questions(*_file_key(rules), *_file_key(card), *_models_key(resolve_path(config["paths"]["models"])),
+                                float(config["questions"]["accuracy_floor"])))
 
 
-def _from_row(q: Question) -> QuestionDef:
-    return QuestionDef(key=q.key, text=q.text, choices=list(q.choices or []), item=q.item, source="workbench",
-                       active=bool(q.active), db_id=q.id)
+def _from_row(q: Question, models: tuple[str, float]) -> QuestionDef:
+    """A workbench question, with the figures of its bundle ``models/question_<name>/`` when one
+    trained from this question (its metadata's definition names the key) is installed."""
+    from ..questions.workbench import DEFINITION_KEY, model_name
+
+    d = QuestionDef(key=q.key, text=q.text, choices=list(q.choices or []), item=q.item, source="workbench",
+                    active=bool(q.active), db_id=q.id)
+    meta = _bundle_metadata(*models, model_name(q.key))
+    if meta is None or (meta.get(DEFINITION_KEY) or {}).get("key") != q.key:
+        return d
+    d.model, d.accuracy_floor = model_name(q.key), float(meta["accuracy_floor"])
+    return _with_figures(d, meta)
 
 
 def all_questions(session: Session, config: dict, *, active_only: bool = True) -> list[QuestionDef]:
     """rules.yaml's questions first (in file order), then the workbench's (oldest first)."""
+    from ..config import resolve_path
+
     rows = session.scalars(select(Question).order_by(Question.id))
-    added = [_from_row(q) for q in rows if q.active or not active_only]
+    models = _models_key(resolve_path(config["paths"]["models"]))
+    added = [_from_row(q, models) for q in rows if q.active or not active_only]
     return rule_questions(config) + added
 
 
@@ -182,13 +209,16 @@ def update_question(session: Session, config: dict, actor: User, q: Question, *,
 
 
 def rules_yaml_snippet(q: QuestionDef) -> str:
-    """The lines that make a workbench question a rule of rules.yaml (then ``zhijian train question``)."""
-    name = q.key.split(".", 1)[1]
+    """The lines that make a workbench question a rule of rules.yaml — the rule ``zhijian train
+    question KEY --database-url URL`` builds without them (pipeline/questions/workbench.py), to edit
+    its message or set its own min_confidence / accuracy_floor (else the ``questions:`` configuration's)."""
+    from ..questions.workbench import CATEGORY, SEVERITY, definition_of, message_of, model_name
+
+    d = definition_of(q.key, q.text, q.choices, q.item)
     return "\n".join([
-        f"  - id: {q.key}", "    kind: question", "    category: 服务流程", "    severity: minor",
-        f"    question: {q.text}", f"    choices: [{', '.join(q.choices)}]", f"    fails_on: {q.choices[1]}",
-        f"    model: question_{name}", "    min_confidence: 0.6", "    accuracy_floor: 0.7",
-        f"    message: {q.text}——模型判断为「{q.choices[1]}」(置信度 {{confidence}})",
+        f"  - id: {q.key}", "    kind: question", f"    category: {CATEGORY}", f"    severity: {SEVERITY}",
+        f"    question: {q.text}", f"    choices: [{', '.join(q.choices)}]", f"    fails_on: {d['fails_on']}",
+        f"    model: {model_name(q.key)}", f"    message: {message_of(d)}",
     ])
 
 
