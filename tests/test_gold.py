@@ -183,14 +183,15 @@ def test_the_accuracy_doc_states_the_recorded_figures():
 WEIBO = REPO / "data" / "gold_weibo"
 
 
-def test_the_weibo_set_is_double_labelled_dev_only_real_stc3_chats():
-    """240 STC-3 Weibo helpdesk chats, every one drawn from the pool the fixed hash puts in ``dev`` —
-    so fixing rules on them never touches a test chat — and merged from two readings + adjudication."""
+def test_the_weibo_set_is_double_labelled_real_stc3_chats_split_by_the_fixed_hash():
+    """480 STC-3 Weibo helpdesk chats, 240 per split, each in the split its fixed hash names — the rules
+    were fixed on ``dev`` only, ``test`` was read afterwards — merged from two readings + adjudication."""
     from pipeline.gold.labels import merge_annotations
 
-    records = read_jsonl(WEIBO / "dev.jsonl")
-    assert len(records) == 240 and not (WEIBO / "test.jsonl").exists()
-    assert all(r["id"].startswith("stc3-") and gold_split(r["id"]) == "dev" for r in records)
+    split_of = {s: read_jsonl(WEIBO / f"{s}.jsonl") for s in ("dev", "test")}
+    assert {s: len(r) for s, r in split_of.items()} == {"dev": 240, "test": 240}
+    assert all(r["id"].startswith("stc3-") and gold_split(r["id"]) == s and r["split"] == s for s, rs in split_of.items() for r in rs)
+    records = split_of["dev"] + split_of["test"]
     assert {r["source"]["corpus"] for r in records} == {"stc3_dch/train_data_cn.json.gz"}
     ann = {n: read_jsonl(WEIBO / "annotations" / f"{n}.jsonl") for n in ("annotator_a", "annotator_b", "adjudication")}
     conversations = [{k: v for k, v in r.items() if k != "gold"} for r in records]
@@ -198,7 +199,7 @@ def test_the_weibo_set_is_double_labelled_dev_only_real_stc3_chats():
 
     with tempfile.TemporaryDirectory() as out:
         merge_annotations(conversations, ann["annotator_a"], ann["annotator_b"], ann["adjudication"], Path(out))
-        again = {r["id"]: r["gold"] for r in read_jsonl(Path(out) / "dev.jsonl")}
+        again = {r["id"]: r["gold"] for s in ("dev", "test") for r in read_jsonl(Path(out) / f"{s}.jsonl")}
     assert again == {r["id"]: r["gold"] for r in records}
 
 
