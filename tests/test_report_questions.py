@@ -110,6 +110,9 @@ def test_arrow_parse_of_answers_equals_json_loads_one_by_one(monkeypatch):
     expected = questions._answers_one_by_one(results)
     assert len(expected) > 300 and expected["answer"].isna().any() and expected["text"].isna().any()
     pd.testing.assert_frame_equal(questions._parse_answers(results), expected)  # Arrow itself, no fallback
+    as_loaded = results.assign(questions_json=results["questions_json"].astype("str"))  # the loader's Arrow strings
+    assert hasattr(as_loaded["questions_json"].array, "__arrow_array__")
+    pd.testing.assert_frame_equal(questions._parse_answers(as_loaded), expected)
     monkeypatch.setattr(questions, "_PARSE_CHUNK", 97)  # chunk boundaries fall inside the data
     pd.testing.assert_frame_equal(questions.answers_frame(results), expected)
     # a value Arrow can't type as the report reads it (a numeric answer) takes the careful path: same rows
@@ -117,6 +120,9 @@ def test_arrow_parse_of_answers_equals_json_loads_one_by_one(monkeypatch):
                                              "questions_json": json.dumps([{"id": "question.resolved", "answer": 1}])}])],
                     ignore_index=True)
     pd.testing.assert_frame_equal(questions.answers_frame(odd), questions._answers_one_by_one(odd))
+    # every answer abstained and no team known: columns of None, as pandas makes of them
+    blank = pd.DataFrame([{"id": f"b{i}", "agent_team": None, "questions_json": _answer(None, True)} for i in range(3)], dtype=object)
+    pd.testing.assert_frame_equal(questions._parse_answers(blank), questions._answers_one_by_one(blank))
     # not JSON at all: the error json.loads gives, not a silent drop
     bad = pd.DataFrame([{"id": "y", "agent_team": None, "questions_json": "[{"}], dtype=object)
     with pytest.raises(json.JSONDecodeError):

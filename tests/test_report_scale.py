@@ -133,3 +133,17 @@ def test_fcr_flags_are_the_grouped_pandas_flags(seed):
     expected = _fcr_flags_pandas(customer, ts, issue, window, same, end)
     assert got["repeat"].any() and not got["repeat"].all()  # the data exercise both answers
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_the_dedupe_repeat_check_is_notna_and_duplicated(dtype):
+    """The dedupe's check for ids held by several rows, on the loader's Arrow strings (one dictionary)
+    and on Python objects alike, is ``notna() & duplicated(keep=False)``."""
+    from pipeline.report.dedupe import _repeated
+
+    rng = np.random.default_rng(5)
+    values = pd.Series([None if rng.random() < 0.1 else f"会话-{rng.integers(0, 400)}" for _ in range(3000)], dtype=dtype)
+    assert hasattr(values.array, "__arrow_array__") == (dtype == "str")
+    expected = values.notna() & values.duplicated(keep=False)
+    assert 0 < expected.sum() < len(values)
+    pd.testing.assert_series_equal(_repeated(values), expected)

@@ -52,9 +52,25 @@ class Dropped:
     by: set[int] = field(default_factory=set)  # the runs that hold the kept copies
 
 
+def _repeated(values: pd.Series) -> pd.Series:
+    """``values.notna() & values.duplicated(keep=False)`` — on the loader's Arrow strings through one
+    dictionary and a count per distinct value (3 M ids hashed in C++, not as Python objects)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not hasattr(values.array, "__arrow_array__"):
+        return values.notna() & values.duplicated(keep=False)
+    arr = pa.array(values.array)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    enc = arr.dictionary_encode()
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    counts = np.bincount(codes[codes >= 0], minlength=len(enc.dictionary))
+    return pd.Series((codes >= 0) & (counts[np.maximum(codes, 0)] > 1), index=values.index)
+
+
 def _winners(keys: pd.DataFrame, key: str, rank: pd.Series) -> pd.DataFrame:
     """For each value of ``key`` held by several rows: the highest rank and the run holding it."""
-    multi = keys[key].notna() & keys[key].duplicated(keep=False)
+    multi = _repeated(keys[key])
     sub = keys.loc[multi, [key, "run"]].assign(rank=rank[multi])
     if sub.empty:
         return pd.DataFrame(columns=["run", "rank"])

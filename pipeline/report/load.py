@@ -40,6 +40,9 @@ _NUMERIC = {"duration_s", "score", "findings", "deductions", "rating_score", "tu
             "max_response_s", "issue_type_confidence", "sentiment_confidence", "points", "turn", "start", "human_score",
             "interruptions", "silence_total_s", "silence_max_s", "agent_talk_share", "agent_chars_per_s"}
 _BOOL = {"review_needed", "fatal"}
+#: text the report hands to Arrow itself, never reads as Python strings: each conversation's answers JSON
+#: (questions.answers_frame parses a month's worth in C++; 3 M ``str`` objects would cost more than the parse)
+_ARROW_TEXT = {"questions_json"}
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -79,7 +82,7 @@ def _coerce(df: pd.DataFrame) -> pd.DataFrame:
             df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
         elif c in _BOOL:
             df[c] = df[c].fillna(False).astype(bool)
-        elif c not in ("run",):
+        elif c not in ("run",) and c not in _ARROW_TEXT:
             df[c] = _strings(df[c])
     return df
 

@@ -490,9 +490,10 @@ def call_timing_table(results: pd.DataFrame, findings: pd.DataFrame, by: str = "
     """Per agent (or per team: ``by``), over their calls with speech timing: calls, interruptions per
     call, mean and longest silence, talk share, speech rate, and the share of calls with each call
     rule's finding. None when no conversation is a timed call (chats, or runs made before the call checks)."""
-    calls = results[results["agent_talk_share"].notna()]
-    if calls.empty:
+    timed = results["agent_talk_share"].notna()
+    if not timed.any():  # no call timing at all (chat runs): no copy of a million-row frame to learn it
         return None
+    calls = results[timed]
     hit = findings[findings["rule"].isin(CALL_RULES)].drop_duplicates(["run", "conversation_id", "rule"])
     keys = {rule: set(zip(g["run"], g["conversation_id"])) for rule, g in hit.groupby("rule")}
     c = calls.assign(**{rule.replace(".", "_"): [(r, i) in keys.get(rule, set()) for r, i in zip(calls["run"], calls["id"])]

@@ -51,12 +51,18 @@ def _parse_answers(results: pd.DataFrame) -> pd.DataFrame:
     import pyarrow.compute as pc
     import pyarrow.json as pj
 
-    raw = pa.array(results["questions_json"].to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    column = results["questions_json"]
+    if hasattr(column.array, "__arrow_array__"):  # as the loader leaves it: Arrow strings, no copy
+        raw = pa.array(column.array).cast(pa.large_string())
+        raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
+    else:
+        raw = pa.array(column.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
     rows = np.flatnonzero(pc.fill_null(pc.greater(pc.utf8_length(raw), 0), False).to_numpy(zero_copy_only=False))
     if not len(rows):
         return pd.DataFrame(columns=ANSWER_COLUMNS)
     # each value is a JSON list: wrapped as {"q": …}, one per line, it is a JSON Lines document Arrow reads in C++
-    lines = pc.binary_join_element_wise(pa.scalar('{"q":', pa.large_string()), raw.take(pa.array(rows)),
+    valid = raw if len(rows) == len(raw) else raw.take(pa.array(rows))
+    lines = pc.binary_join_element_wise(pa.scalar('{"q":', pa.large_string()), valid,
                                         pa.scalar("}\n", pa.large_string()), pa.scalar("", pa.large_string()))
     _, offsets, data = lines.buffers()  # no nulls: the value bytes back to back are the document
     ends = np.frombuffer(offsets, dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
@@ -72,12 +78,17 @@ def _parse_answers(results: pd.DataFrame) -> pd.DataFrame:
     owner = rows[pc.list_parent_indices(lists).to_numpy()]
     if answers.null_count:  # an answer that is not an object: as json.loads + .get would fail, say so there
         raise pa.ArrowInvalid("questions_json: an answer is not an object")
-    out = {"id": results["id"].to_numpy(dtype=object)[owner], "agent_team": results["agent_team"].to_numpy(dtype=object)[owner]}
+    out = pd.DataFrame({"id": results["id"].to_numpy(dtype=object)[owner],
+                        "agent_team": results["agent_team"].to_numpy(dtype=object)[owner]})
     for key, column in _ANSWER_FIELDS.items():
         values = answers.field(key)
-        out[column] = (pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool) if key == "needs_review"
-                       else values.to_numpy(zero_copy_only=False).astype(object))
-    return pd.DataFrame(out, columns=ANSWER_COLUMNS)
+        if key == "needs_review":
+            out[column] = pc.fill_null(values, False).to_numpy(zero_copy_only=False)
+        elif values.null_count == len(values):  # pandas infers object for a column of None: so does this
+            out[column] = np.full(len(values), None, dtype=object)
+        else:  # Arrow-backed strings: the dtype pandas infers for Python strings, without making them
+            out[column] = values.to_pandas()
+    return out[ANSWER_COLUMNS]
 
 
 def _answers_one_by_one(results: pd.DataFrame) -> pd.DataFrame:
