@@ -68,6 +68,8 @@ def test_days_is_the_per_row_day():
     for vals in (values, [None, None], [], ["2026-01-01T00:00:00Z"] * 3):
         s = pd.Series(vals, dtype=object)
         pd.testing.assert_series_equal(_days(s), s.map(_day))
+        # as the loader leaves started_at (load._ARROW_TEXT): Arrow strings, the same days
+        pd.testing.assert_series_equal(_days(s.astype("str")), s.map(_day))
     mixed = pd.Series(["2026-11-23T01:00", 5, None], dtype=object)  # not all strings: the per-row path
     pd.testing.assert_series_equal(_days(mixed), mixed.map(_day))
 
@@ -87,6 +89,8 @@ def test_hour_of_day_is_the_per_row_slice():
         s = pd.Series(vals, dtype=object)
         dated = s.map(lambda v: v is not None)
         pd.testing.assert_series_equal(hour_of_day(s, dated), per_row(s, dated))
+        if all(isinstance(v, str) or v is None for v in vals):  # the loader's Arrow strings
+            pd.testing.assert_series_equal(hour_of_day(s.astype("str"), dated), per_row(s, dated))
 
 
 def _fcr_flags_pandas(customer, ts, issue, window_days, same_issue_type, data_end=None):

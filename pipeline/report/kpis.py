@@ -126,7 +126,7 @@ def fcr_flags(customer: pd.Series, ts: pd.Series, issue: pd.Series, window_days:
 def fcr_kpi(conv: pd.DataFrame, results: pd.DataFrame, wb, config: dict) -> tuple[SeedKpi, dict[str, Any]]:
     k = config["report"]["kpis"]
     window, same = float(k["fcr_window_days"]), bool(k["fcr_same_issue_type"])
-    customer = results["customer_id"].astype(object).where(results["customer_id"].notna(), None)
+    customer = results["customer_id"]  # Arrow strings as loaded (or Python objects): codes and the masked check in Arrow
     source = "results.parquet 的 customer_id 列"
     if wb is not None:
         wb_map = wb.conversations.dropna(subset=["customer_id"]).drop_duplicates("ext_id").set_index("ext_id")["customer_id"]
@@ -335,17 +335,19 @@ def hour_of_day(started_at: pd.Series, dated: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    started = started_at.astype(object).where(dated, None)
+    from .load import arrow_text
+
     try:
-        arr = pa.array(started.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+        arr = pc.if_else(pa.array(dated.to_numpy(dtype=bool)), arrow_text(started_at), pa.scalar(None, type=pa.large_string()))
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all strings: per row
+        started = started_at.astype(object).where(dated, None)
         sep = started.str.slice(10, 11)
         hour = pd.to_numeric(started.str.slice(11, 13).where(sep.isin(["T", " "])), errors="coerce")
         return hour.where((hour >= 0) & (hour <= 23))
     with_sep = pc.fill_null(pc.is_in(pc.utf8_slice_codeunits(arr, 10, 11), value_set=pa.array(["T", " "], type=pa.large_string())), False)
     two = pc.if_else(with_sep, pc.utf8_slice_codeunits(arr, 11, 13), pa.scalar(None, type=pa.large_string())).dictionary_encode()
     lookup = np.append(two.dictionary.to_numpy(zero_copy_only=False), None)
-    text = pd.Series(lookup[two.indices.fill_null(-1).to_numpy(zero_copy_only=False)], index=started.index, dtype=object)
+    text = pd.Series(lookup[two.indices.fill_null(-1).to_numpy(zero_copy_only=False)], index=started_at.index, dtype=object)
     hour = pd.to_numeric(text, errors="coerce")
     return hour.where((hour >= 0) & (hour <= 23))
 

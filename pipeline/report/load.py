@@ -40,9 +40,10 @@ _NUMERIC = {"duration_s", "score", "findings", "deductions", "rating_score", "tu
             "max_response_s", "issue_type_confidence", "sentiment_confidence", "points", "turn", "start", "human_score",
             "interruptions", "silence_total_s", "silence_max_s", "agent_talk_share", "agent_chars_per_s"}
 _BOOL = {"review_needed", "fatal"}
-#: text the report hands to Arrow itself, never reads as Python strings: each conversation's answers JSON
-#: (questions.answers_frame parses a month's worth in C++; 3 M ``str`` objects would cost more than the parse)
-_ARROW_TEXT = {"questions_json"}
+#: text the report hands to Arrow itself, never reads as Python strings (3 M mostly distinct ``str`` objects
+#: cost more than what is done with them): each conversation's answers JSON (questions.answers_frame), its
+#: start time (the day and the hour are cut in Arrow, FCR parses the times) and its customer id (FCR's codes)
+_ARROW_TEXT = {"questions_json", "started_at", "customer_id"}
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -107,6 +108,17 @@ def _strings(s: pd.Series) -> pd.Series:
     return pd.Series(lookup[enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)], index=s.index, dtype=object)
 
 
+def arrow_text(s: pd.Series):
+    """A text column as one Arrow ``large_string`` array: the loader's Arrow strings as they are, Python
+    strings / None converted (raises ``ArrowInvalid`` / ``ArrowTypeError`` when a value is not a string)."""
+    import pyarrow as pa
+
+    if s.dtype != object and hasattr(s.array, "__arrow_array__"):
+        arr = pa.array(s.array).cast(pa.large_string())
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+
+
 def _day(s: Any) -> str | None:
     return s[:10] if isinstance(s, str) and _DAY.match(s) else None
 
@@ -119,16 +131,16 @@ def _days(started_at: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = started_at.to_numpy(dtype=object)
     try:
-        arr = pa.array(values, type=pa.string(), from_pandas=True)
+        arr = arrow_text(started_at)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # something other than strings: the slow path
         return started_at.map(_day)
     ok = pc.fill_null(pc.match_substring_regex(arr, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"), False).to_numpy(zero_copy_only=False)
-    day = pc.utf8_slice_codeunits(arr, 0, 10).to_numpy(zero_copy_only=False)
-    out = np.where(ok, day, None)
-    for i in np.flatnonzero(~ok & pd.notna(values)):
-        out[i] = _day(values[i])
+    day = pc.utf8_slice_codeunits(arr, 0, 10).dictionary_encode()  # a few dozen days: one str object each
+    lookup = np.append(day.dictionary.to_numpy(zero_copy_only=False), None)
+    out = np.where(ok, lookup[day.indices.fill_null(-1).to_numpy(zero_copy_only=False)], None)
+    for i in np.flatnonzero(~ok & arr.is_valid().to_numpy(zero_copy_only=False)):
+        out[i] = _day(arr[i].as_py())
     return pd.Series(out, index=started_at.index)  # dtype inferred as map() infers it
 
 
