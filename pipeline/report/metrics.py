@@ -738,11 +738,20 @@ def forecast_all(daily: pd.DataFrame, periods: dict, fc_cfg: dict) -> tuple[dict
 
 
 # ------------------------------------------------------------------------------------------------
+def _seed_and_questions(conv: pd.DataFrame, rs: RunSet, daily: pd.DataFrame, periods: dict, config: dict, workbench) -> dict:
+    """The seed KPIs and the questions' section: the answers parsed once serve both."""
+    from .kpis import seed_kpis
+    from .questions import answers_frame, question_section
+
+    answers = answers_frame(rs.results)
+    return {"seed": seed_kpis(conv, rs, daily, periods, config, answers, workbench), "questions": question_section(answers, config)}
+
+
 def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=None, workbench=None) -> Report:
     """All the report's numbers from the runs' tables (see docs/REPORTS.md for each definition);
     ``workbench``: a :class:`~.workbench.WorkbenchData` read beforehand (reviews, disputes, customer ids)."""
-    from .kpis import executive_summary, seed_kpis
-    from .questions import answers_frame, question_section
+    from .fork import ForkedCall
+    from .kpis import executive_summary
 
     rep = config["report"]
     conv = conversation_flags(rs, config)
@@ -783,6 +792,9 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
     if undated:
         notes.append(f"{undated} 个会话没有可用的 started_at(开始时间):计入总数,不进入趋势")
     periods["comparison"] = period_comparison(conv, periods, config)
+    # the seed KPIs and the questions' answers in a forked child meanwhile, on a large report (report/fork.py)
+    side = ForkedCall(_seed_and_questions, conv, rs, daily, periods, config, workbench,
+                      fork=len(conv) >= int(rep["fork_from_conversations"]))
 
     forecasts, forecast_note = forecast_all(daily, periods, rep["forecast"])
 
@@ -811,8 +823,6 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         "versions": sorted({str(r["versions"].get("scorecard")) for r in rs.runs if r["versions"].get("scorecard")}),
         "agents": int(conv["agent_id"].nunique()), "teams": int(conv["agent_team"].nunique()),
     }
-    answers = answers_frame(rs.results)  # parsed once: the questions' section and the in-chat resolution KPI
-    seed = seed_kpis(conv, rs, daily, periods, config, answers, workbench)
     if workbench is not None:
         meta["workbench"] = workbench.url
     report = Report(
@@ -829,8 +839,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
         notes=notes,
         calls=call_timing_table(rs.results, rs.findings),
         calls_by_team=call_timing_table(rs.results, rs.findings, by="team"),
-        seed=seed,
-        questions=question_section(answers, config),
+        **side.result(),
         estimates=workbench.estimates if workbench is not None else None,
         cases=workbench.cases if workbench is not None else None,
     )
