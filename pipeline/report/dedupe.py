@@ -14,7 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
+
+from .keys import string_codes
 
 REJECT_COLUMNS = ["run", "id", "position", "reason"]
 
@@ -53,18 +56,10 @@ class Dropped:
 
 
 def _repeated(values: pd.Series) -> pd.Series:
-    """``values.notna() & values.duplicated(keep=False)`` — on the loader's Arrow strings through one
-    dictionary and a count per distinct value (3 M ids hashed in C++, not as Python objects)."""
-    import numpy as np
-    import pyarrow as pa
-
-    if not hasattr(values.array, "__arrow_array__"):
-        return values.notna() & values.duplicated(keep=False)
-    arr = pa.array(values.array)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    enc = arr.dictionary_encode()
-    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    counts = np.bincount(codes[codes >= 0], minlength=len(enc.dictionary))
+    """``values.notna() & values.duplicated(keep=False)``, counted per code of :func:`.keys.string_codes`
+    (3 M ids hashed by Arrow's dictionary, not as Python objects)."""
+    codes = string_codes([values])
+    counts = np.bincount(codes[codes >= 0], minlength=int(codes.max(initial=0)) + 1)
     return pd.Series((codes >= 0) & (counts[np.maximum(codes, 0)] > 1), index=values.index)
 
 

@@ -5,7 +5,8 @@ verdicts row that pair as one int64, ``conv_key`` (the ids hashed once for the w
 30 days × 100 k conversations (issue 13, item 5) sets of ``(run, id)`` tuples, string merges and then
 ``(run, id)`` MultiIndexes (each hashing 3 M id strings again) were the report's hot spots; these match
 on the integers. Same answers as ``[k in set(zip(...)) for k in zip(...)]`` and an inner ``merge`` on
-the pair (tests/test_report_scale.py).
+the pair (tests/test_report_scale.py). The text helpers below (:func:`arrow_text`, :func:`string_codes`)
+serve the loader, the dedupe, FCR and the questions' answers alike.
 """
 
 from __future__ import annotations
@@ -49,3 +50,30 @@ def inner_join(left: pd.DataFrame, right: pd.DataFrame, right_drop: tuple[str, .
         if c != KEY:
             out[c] = matched[c]  # both on a fresh 0…k index: aligned, dtype kept
     return out
+
+
+def arrow_text(s: pd.Series):
+    """A text column as one Arrow ``large_string`` array: the loader's Arrow strings as they are, Python
+    strings / None converted (raises ``ArrowInvalid`` / ``ArrowTypeError`` when a value is not a string)."""
+    import pyarrow as pa
+
+    if s.dtype != object and hasattr(s.array, "__arrow_array__"):
+        arr = pa.array(s.array).cast(pa.large_string())
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+
+
+def string_codes(columns: list[pd.Series]) -> np.ndarray:
+    """One code per value of the columns together (equal strings, equal codes; −1 when missing)."""
+    import pyarrow as pa
+
+    try:
+        chunks = []
+        for s in columns:
+            a = pa.array(s.array) if s.dtype != object else pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+            chunks += [c.cast(pa.large_string()) for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
+        enc = pa.chunked_array(chunks, type=pa.large_string()).dictionary_encode()  # one dictionary for every chunk
+        return np.concatenate([np.zeros(0, dtype=np.int64)] + [c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+                                                                for c in enc.chunks])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # ids that aren't all strings
+        return pd.factorize(np.concatenate([s.to_numpy(dtype=object) for s in columns]))[0].astype(np.int64)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .change import judge_change
 from .keys import KEY, inner_join
-from .load import string_codes
+from .keys import arrow_text, string_codes
 from .mask import mask_pii
 from .metrics import KPI_DEFS, KPI_LABELS, judge, targets_of
 
@@ -334,8 +334,6 @@ def hour_of_day(started_at: pd.Series, dated: pd.Series) -> pd.Series:
     Arrow and each distinct one becomes one Python string (3 M ``str.slice`` calls were seconds; issue 13, item 5)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from .load import arrow_text
 
     try:
         arr = pc.if_else(pa.array(dated.to_numpy(dtype=bool)), arrow_text(started_at), pa.scalar(None, type=pa.large_string()))

@@ -20,6 +20,7 @@ import orjson
 import pandas as pd
 
 from .dedupe import REJECT_COLUMNS, dedupe, recency_ranks, run_time
+from .keys import arrow_text, string_codes
 
 RESULT_COLUMNS = [
     "id", "score", "grade", "review_needed", "findings", "deductions", "fatal", "channel", "started_at",
@@ -106,17 +107,6 @@ def _strings(s: pd.Series) -> pd.Series:
     enc = arr.dictionary_encode()
     lookup = np.append(enc.dictionary.to_numpy(zero_copy_only=False), None)  # index −1 (missing) → None
     return pd.Series(lookup[enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)], index=s.index, dtype=object)
-
-
-def arrow_text(s: pd.Series):
-    """A text column as one Arrow ``large_string`` array: the loader's Arrow strings as they are, Python
-    strings / None converted (raises ``ArrowInvalid`` / ``ArrowTypeError`` when a value is not a string)."""
-    import pyarrow as pa
-
-    if s.dtype != object and hasattr(s.array, "__arrow_array__"):
-        arr = pa.array(s.array).cast(pa.large_string())
-        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
 
 
 def _day(s: Any) -> str | None:
@@ -339,22 +329,6 @@ def conversation_keys(results: pd.DataFrame, findings: pd.DataFrame, verdicts: p
     for t, _c in tables:
         t["conv_key"] = key[start:start + len(t)]
         start += len(t)
-
-
-def string_codes(columns: list[pd.Series]) -> np.ndarray:
-    """One code per value of the columns together (equal strings, equal codes; −1 when missing)."""
-    import pyarrow as pa
-
-    try:
-        chunks = []
-        for s in columns:
-            a = pa.array(s.array) if s.dtype != object else pa.array(s.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-            chunks += [c.cast(pa.large_string()) for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])]
-        enc = pa.chunked_array(chunks, type=pa.large_string()).dictionary_encode()  # one dictionary for every chunk
-        return np.concatenate([np.zeros(0, dtype=np.int64)] + [c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-                                                                for c in enc.chunks])
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # ids that aren't all strings
-        return pd.factorize(np.concatenate([s.to_numpy(dtype=object) for s in columns]))[0].astype(np.int64)
 
 
 def _history_rows(run_dir: Path) -> list[dict[str, Any]]:

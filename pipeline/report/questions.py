@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from .keys import arrow_text
+
 RESOLVED_QUESTION = "question.resolved"
 RESOLVED_YES = "是"
 
@@ -51,12 +53,7 @@ def _parse_answers(results: pd.DataFrame) -> pd.DataFrame:
     import pyarrow.compute as pc
     import pyarrow.json as pj
 
-    column = results["questions_json"]
-    if hasattr(column.array, "__arrow_array__"):  # as the loader leaves it: Arrow strings, no copy
-        raw = pa.array(column.array).cast(pa.large_string())
-        raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
-    else:
-        raw = pa.array(column.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    raw = arrow_text(results["questions_json"])  # the loader leaves it as Arrow strings: no copy
     rows = np.flatnonzero(pc.fill_null(pc.greater(pc.utf8_length(raw), 0), False).to_numpy(zero_copy_only=False))
     if not len(rows):
         return pd.DataFrame(columns=ANSWER_COLUMNS)
