@@ -1,21 +1,23 @@
 """Throughput of the full pipeline against its floor, measured in the same run, on one core.
 
     python bench/throughput.py [-n 20000]                 # generated 20-turn chats (bench/generate.py)
-    python bench/throughput.py --real [-n 5000]           # real chats: data/gold/*.jsonl + data/samples/*.jsonl
-    python bench/throughput.py --real --csds ../shared/data/raw/csds_topic/val.json   # … + the CSDS val dialogues
+    python bench/throughput.py --real --rounds 5          # real chats, each once: CSDS val + JDDC valid + the samples
 
 Prints, for each segmenter backend: conversations/s of (a) the floor — read + validate + the
 segmenter on every turn, nothing else — and (b) the full pipeline writing all outputs, their
 ratio, and a per-stage breakdown of the full pipeline's time. Ratios, not absolute figures, are
 what to compare across machines (these machines are noisy).
 
-``--real`` reads real chats instead of generated ones: the gold chats (real JD customer-service
-chats, ~26 turns, no timestamps), the bundled samples (chat, phone calls, hostile inputs) and, with
-``--csds``, the CSDS validation dialogues converted on the fly. They are repeated (with new ids) up
-to ``-n`` conversations so a run lasts long enough to measure; ``--rounds`` runs floor and full
-pipeline that many times in turn and reports the fastest round of each (the machine's speed moves
-within a run). ``--config`` points at a configuration file (e.g. fixed copies of lexicons and
-models, to compare two versions of the code on the same data).
+``--real`` reads real chats instead of generated ones, **each distinct chat once**: every dialogue
+of CSDS ``val.json`` and JDDC ``valid_jddc.txt`` (the gold set's pool, ~1,100 JD customer-service
+chats of ~26 turns, ``pipeline/gold/sample.py``) and the bundled samples (chat, phone calls, hostile
+inputs); ``-n`` caps the count. No chat is repeated: a repeated chat would flatter whatever a
+stage remembers per token (the models' token → feature memos), and would flatter any per-turn
+cache. Each round builds a new Inspector and reloads the question models, so each starts with
+empty memos. ``--rounds`` runs floor and
+full pipeline that many times in turn and reports the fastest round of each (the machine's speed
+moves within a run). ``--config`` points at a configuration file (e.g. fixed copies of lexicons
+and models, to compare two versions of the code on the same data).
 """
 
 from __future__ import annotations
@@ -52,8 +54,11 @@ def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict
     from pipeline.io.writers import PartitionWriter, RunLayout
     from pipeline.run import Inspector, RunSummary, inspect_records
 
+    from pipeline.questions import load_answerer
+
     cfg = {**config, "segmenter": {**config["segmenter"], "backend": backend}}
     t_load = time.perf_counter()
+    load_answerer.cache_clear()  # a question model's token memo too starts empty each round
     inspector = Inspector(cfg, profile=True)
     inspector.warm_up()
     if os.environ.get("ZHIJIAN_BENCH_GC_FREEZE"):
@@ -82,33 +87,21 @@ def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict
     return summary.read / elapsed, {k: v / elapsed for k, v in stages.items()}, startup
 
 
-def real_corpus(out: Path, n: int, csds: str | None = None) -> tuple[Path, int]:
-    """The real chats (gold + samples [+ CSDS val]) repeated with new ids up to ``n`` records;
-    returns the file and the number of distinct conversations."""
+def real_corpus(out: Path, n: int, data_dir: str | None = None) -> tuple[Path, int]:
+    """Every distinct real chat once — the JD pool (CSDS val + JDDC valid, as ``zhijian gold sample``
+    draws from it) and the samples' records — up to ``n``; returns the file and how many it holds."""
     import json
 
-    repo = Path(__file__).resolve().parent.parent
-    files = sorted((repo / "data" / "gold").glob("*.jsonl")) + sorted((repo / "data" / "samples").glob("*.jsonl"))
-    if csds:
-        from pipeline.convert import convert_csds
+    from pipeline.gold.sample import build_pool, gold_record
+    from pipeline.models.datasets import DataPaths
 
-        converted = out.with_name("csds.jsonl")
-        convert_csds(Path(csds), converted)
-        files.append(converted)
+    repo = Path(__file__).resolve().parent.parent
+    pool = build_pool(DataPaths(data_dir) if data_dir else DataPaths())
+    lines = [json.dumps(gold_record(item, "bench"), ensure_ascii=False).encode("utf-8") for item in pool]
     # bytes: the hostile samples hold invalid UTF-8 on purpose (they become rejects, as in a real run)
-    lines = [line for f in files for line in f.read_bytes().splitlines() if line.strip()]
-    with out.open("wb") as fh:
-        for k in range(n):
-            line = lines[k % len(lines)]
-            if k >= len(lines):  # a repeat: a new id, so the run's outputs are all distinct conversations
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    rec = None
-                if isinstance(rec, dict) and isinstance(rec.get("id"), str):
-                    rec["id"] = f"{rec['id']}#{k // len(lines)}"
-                    line = json.dumps(rec, ensure_ascii=False).encode("utf-8")
-            fh.write(line + b"\n")
+    lines += [line for f in sorted((repo / "data" / "samples").glob("*.jsonl")) for line in f.read_bytes().splitlines() if line.strip()]
+    lines = lines[:n]
+    out.write_bytes(b"".join(line + b"\n" for line in lines))
     return out, len(lines)
 
 
@@ -148,8 +141,8 @@ def main() -> None:
                          "measured for each in turn, --rounds times, in one process; prints each one's median full/floor "
                          "ratio and the change (issue 11: a new model may cost at most 10 %%)")
     ap.add_argument("--rounds", type=int, default=None, help="rounds of floor + full pipeline (default 1; 3 with --compare-models)")
-    ap.add_argument("--real", action="store_true", help="real chats (data/gold, data/samples) instead of generated ones")
-    ap.add_argument("--csds", metavar="VAL_JSON", help="with --real: add the CSDS dialogues of this topic file (e.g. val.json)")
+    ap.add_argument("--real", action="store_true", help="real chats, each distinct one once (CSDS val, JDDC valid, the samples) instead of generated ones")
+    ap.add_argument("--data-dir", metavar="DIR", help="with --real: where the corpora are (default ../shared/data/raw)")
     ap.add_argument("--config", metavar="FILE", help="configuration file (default: pipeline/defaults.yaml)")
     args = ap.parse_args()
     from pipeline.config import load_config
@@ -161,8 +154,8 @@ def main() -> None:
     rounds = args.rounds or 1
     with tempfile.TemporaryDirectory() as tmp:
         if args.real:
-            corpus, distinct = real_corpus(Path(tmp) / "corpus.jsonl", args.n, args.csds)
-            what = f"{args.n} real conversations ({distinct} distinct records repeated: data/gold, data/samples" + (", CSDS" if args.csds else "") + ")"
+            corpus, count = real_corpus(Path(tmp) / "corpus.jsonl", args.n, args.data_dir)
+            what = f"{count} real records, each once (CSDS val, JDDC valid, data/samples)"
         else:
             corpus = generate(Path(tmp) / "corpus.jsonl", args.n)
             what = f"{args.n} conversations × 20 turns"

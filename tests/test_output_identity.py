@@ -75,9 +75,21 @@ def test_trigger_literals_are_required(inspector, texts):
     assert checked > 1000
 
 
+def _answerers(inspector) -> list:
+    from pipeline.questions import load_answerer
+
+    models_dir = str(inspector.config["paths"]["models"])
+    found = [load_answerer(models_dir, r.params["model"]) for r in inspector.rules.rules
+             if r.kind == "question" and r.params.get("model")]
+    return [a for a in found if a is not None]
+
+
 def _results(inspector, conversations, reference: bool) -> list[bytes]:
+    answerers = _answerers(inspector)
     inspector.lexicons.reference = reference
     inspector.models.reference = reference
+    for a in answerers:
+        a.reference = reference
     try:
         out = []
         for c in copy.deepcopy(conversations):
@@ -87,6 +99,8 @@ def _results(inspector, conversations, reference: bool) -> list[bytes]:
     finally:
         inspector.lexicons.reference = False
         inspector.models.reference = False
+        for a in answerers:
+            a.reference = False
 
 
 def test_results_byte_identical_to_reference(inspector, conversations):
@@ -97,6 +111,7 @@ def test_results_byte_identical_to_reference(inspector, conversations):
     differ = [json.loads(a)["id"] for a, b in zip(fast, slow) if a != b]
     assert not differ, f"{len(differ)} of {len(fast)} conversations differ, e.g. {differ[:5]}"
     assert sum(b'"rule"' in a for a in fast) > 300  # the chats do produce findings
+    assert sum(b'"questions"' in a for a in fast) > 700  # …and answers to the scorecard questions
 
 
 def test_model_probabilities_equal_reference_exactly(inspector, conversations):
@@ -121,3 +136,35 @@ def test_model_probabilities_equal_reference_exactly(inspector, conversations):
             label, conf, because, _ = issue.predict(doc, explain=models.because_tokens)
             got = c.predictions["issue_type"]
             assert (got["label"], got["confidence"], got["because"]) == (label, round(conf, 4), because), c.id
+
+
+def test_question_features_equal_the_document(inspector, conversations):
+    """A question model's features counted straight from the tokens (``question_counts``) are the
+    counts of ``question_document`` — same indices, same counts, same order (so the tf-idf sums run
+    in the same order) — for every part of the conversation a question can read; and the evidence
+    turns found from the part boundaries are those of the plain scan, for any features."""
+    import random
+    from collections import Counter
+
+    from pipeline.questions import READS, evidence_turns, evidence_turns_reference, question_counts, question_document
+
+    answerers = _answerers(inspector)
+    assert answerers, "no question model installed (models/question_resolved)"
+    vocab = answerers[0].fast.vocab
+    convs = copy.deepcopy(conversations)
+    for c in convs:
+        inspector.inspect(c)  # tokens, findings and the end mood: what the document reads
+    rng = random.Random(15)
+    counted = 0
+    for reads in READS:
+        memo: dict = {}
+        for c in convs:
+            doc = question_document(c, reads)
+            want = [(vocab[f], n) for f, n in Counter(doc).items() if f in vocab]
+            assert list(question_counts(c, reads, vocab, memo).items()) == want, (c.id, reads)
+            counted += bool(want)
+            features = question_document(c, "whole")
+            for _ in range(3):
+                because = rng.sample(features, min(8, len(features)))
+                assert evidence_turns(c, because) == evidence_turns_reference(c, because), (c.id, because)
+    assert counted > 2000

@@ -87,10 +87,125 @@ def question_document(conversation: Conversation, reads: str = "whole", findings
     return doc
 
 
+def question_counts(conversation: Conversation, reads: str, vocab: dict[str, int], memo: dict[str, dict[str, int]]) -> dict[int, int]:
+    """What a model with ``vocab`` counts in :func:`question_document` — ``{feature index: count}``
+    with the features in the order the document first holds them, so the tf-idf sums run in the
+    same order and give the same floats — without building the tagged strings: each raw token's
+    feature is looked up once per tag and remembered in ``memo`` (``{tag: {token: index or -1}}``,
+    bounded like the models' token memo). Held to ``question_document`` by
+    tests/test_output_identity.py."""
+    from ..models.features import clean_token
+    from ..models.predict import MEMO_SIZE
+
+    if reads not in READS:
+        raise ValueError(f"reads must be one of {READS}, got {reads!r}")
+    counts: dict[int, int] = {}
+
+    def lookup(tag: str, tok: str) -> int:
+        word = clean_token(tok)
+        j = -1 if word is None or word.startswith("a:") else vocab.get(f"{tag}{TAG_SEPARATOR}{word}", -1)
+        table = memo[tag]
+        if len(table) < MEMO_SIZE:
+            table[tok] = j
+        return j
+
+    turns = _content_turns(conversation)
+    n = len(turns)
+    whole = reads == "whole"
+    starts = _part_starts(n)
+    parts = range(1, PARTS + 1) if whole else (1,) if reads == "start" else (PARTS,)
+    for part in parts:
+        for t in turns[starts[part - 1]:starts[part]]:
+            r = ROLE_TAG[t.role]
+            tags = [(tag, memo.setdefault(tag, {})) for tag in ((f"{r}{part}", r) if whole else (f"{r}{part}",))]
+            for tok in t.tokens:
+                for tag, table in tags:
+                    j = table.get(tok)
+                    if j is None:
+                        j = lookup(tag, tok)
+                    if j >= 0:
+                        counts[j] = counts.get(j, 0) + 1
+    if reads != "start":
+        for role, t in _last_turns(turns).items():
+            if t is None:
+                continue
+            tag = f"{ROLE_TAG[role]}l"
+            table = memo.setdefault(tag, {})
+            for tok in t.tokens:
+                j = table.get(tok)
+                if j is None:
+                    j = lookup(tag, tok)
+                if j >= 0:
+                    counts[j] = counts.get(j, 0) + 1
+    tail = [f"f{TAG_SEPARATOR}{f.rule}" for f in conversation.findings if not f.rule.startswith("question.")]
+    end = (conversation.predictions.get("sentiment") or {}).get("customer_end")
+    if end:
+        tail.append(f"end{TAG_SEPARATOR}{end}")
+    tail.append(f"len{TAG_SEPARATOR}{'short' if n < 8 else 'medium' if n < 20 else 'long'}")
+    for feature in tail:
+        j = vocab.get(feature, -1)
+        if j >= 0:
+            counts[j] = counts.get(j, 0) + 1
+    return counts
+
+
 def evidence_turns(conversation: Conversation, because: Sequence[str], limit: int = 2) -> list[int]:
     """The turns that hold the features which pushed hardest for the answer, most important
-    first: a feature ``c3:退款`` points at the customer's turns in the last third holding 退款,
-    ``al:…`` at the agent's last turn."""
+    first: a feature ``c3:退款`` points at the customer's first turn in the last third holding 退款,
+    ``c:退款`` at the customer's first turn holding it anywhere, ``al:…`` at the agent's last turn."""
+    from ..models.features import BECAUSE_SKIP
+
+    turns = None
+    out: list[int] = []
+    for feature in because:
+        tag, _, word = feature.partition(TAG_SEPARATOR)
+        if not word or word in BECAUSE_SKIP or tag[:1] not in ("c", "a"):
+            continue
+        if turns is None:
+            turns = _content_turns(conversation)
+            starts = _part_starts(len(turns))
+            last = _last_turns(turns)
+        role, where = ("customer" if tag[0] == "c" else "agent"), tag[1:]
+        if where == "l":
+            candidates = [last[role]] if last[role] is not None else []
+        elif where == "":
+            candidates = turns
+        elif where.isdigit() and 1 <= int(where) <= PARTS:
+            candidates = turns[starts[int(where) - 1]:starts[int(where)]]
+        else:
+            continue
+        for t in candidates:
+            if t.role == role and word in t.tokens:
+                if t.index not in out:
+                    out.append(t.index)
+                break
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _part_starts(n: int) -> list[int]:
+    """Where each third of ``n`` content turns begins, then ``n``: turn ``pos`` is in part
+    ``1 + min(PARTS - 1, PARTS * pos // n)``, i.e. part ``p`` is ``starts[p - 1]:starts[p]``."""
+    return [-(-(p * n) // PARTS) for p in range(PARTS)] + [n]
+
+
+def _last_turns(turns: list) -> dict[str, Any]:
+    """Each role's last content turn (None when it has none), customer first."""
+    last: dict[str, Any] = {role: None for role in ROLE_TAG}
+    missing = len(last)
+    for t in reversed(turns):
+        if last[t.role] is None:
+            last[t.role] = t
+            missing -= 1
+            if not missing:
+                break
+    return last
+
+
+def evidence_turns_reference(conversation: Conversation, because: Sequence[str], limit: int = 2) -> list[int]:
+    """:func:`evidence_turns` the plain way — every turn asked for every feature — which the fast
+    one must equal (tests/test_output_identity.py)."""
     from ..models.features import BECAUSE_SKIP
 
     turns = _content_turns(conversation)
@@ -128,6 +243,8 @@ class Answerer:
         self.metadata = metadata
         held_out = metadata.get("held_out") or {}
         self.held_out_macro_f1 = held_out.get("macro_f1")
+        self.reference = False  # True: the document built as strings (what the fast counts must equal; tests/test_output_identity.py)
+        self._memo: dict[str, dict[str, int]] = {}  # tag → raw token → feature index (question_counts)
 
     @property
     def version(self) -> str:
@@ -138,11 +255,15 @@ class Answerer:
     def answer(self, conversation: Conversation, explain: int = 8) -> tuple[str, float, list[str], list[int]]:
         """``(answer, confidence, because words, evidence turns)``; the document is read the way
         the model was trained (its metadata's ``document.reads``)."""
-        from ..models.features import BECAUSE_SKIP
+        from ..models.features import BECAUSE_SKIP, tagged_features
 
-        doc = question_document(conversation, (self.metadata.get("document") or {}).get("reads", "whole"))
-        label, conf, because, _ = self.fast.predict(doc, explain=explain)
-        turns = evidence_turns(conversation, because)
+        reads = (self.metadata.get("document") or {}).get("reads", "whole")
+        if self.reference or getattr(self.fast, "analyzer", None) is not tagged_features:
+            label, conf, because, _ = self.fast.predict(question_document(conversation, reads), explain=explain)
+        else:
+            counts = question_counts(conversation, reads, self.fast.vocab, self._memo)
+            label, conf, because, _ = self.fast.predict((), explain=explain, counts=counts)
+        turns = (evidence_turns_reference if self.reference else evidence_turns)(conversation, because)
         words = []
         for f in because:
             w = shown_word(f)
