@@ -13,8 +13,10 @@ rate); Dask overhead = 1 − Dask rate ÷ local 2-worker rate.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,8 +31,6 @@ from bench.generate import generate  # noqa: E402
 
 def timed_run(corpus: Path, out: Path, *flags: str) -> tuple[float, dict]:
     """One `zhijian inspect` as its own process: wall seconds and its manifest."""
-    import json
-
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "inspect", str(corpus), "--out", str(out), "--quiet", "--restart", *flags],
@@ -118,10 +118,16 @@ def memory(sizes: list[int], partition: int) -> None:
             )
             out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
             wall, maxrss_kb, cpu = out.stdout.split()
+            # a fast run that rejected its input would be no result: say what the manifest counted
+            manifest = json.loads((tmp / f"o{n}" / "manifest.json").read_text(encoding="utf-8"))
+            counts = manifest["counts"]
             # CPU seconds (all processes) say what the run cost apart from what else the machine was doing
             print(f"{n:>9} conversations ({size_gb:.2f} GB): wall {float(wall):7.1f} s = {n / float(wall):6.0f} conv/s; "
                   f"CPU {float(cpu):8.1f} s = {n / float(cpu):5.0f} conv per CPU-second; "
-                  f"peak RSS of the largest process {int(maxrss_kb) / 1024:6.0f} MB", flush=True)
+                  f"peak RSS of the largest process {int(maxrss_kb) / 1024:6.0f} MB; "
+                  f"{manifest['workers']} workers, inspected {counts['inspected']:,}, rejected {counts['rejected']:,}, "
+                  f"counts add up: {manifest['counts_add_up']}; findings {counts['findings']:,}", flush=True)
+            shutil.rmtree(tmp / f"o{n}")
             corpus.unlink()
 
 
