@@ -5,7 +5,7 @@ none and gets no finding. Each finding carries its measured ``value``."""
 
 from __future__ import annotations
 
-from . import Rule, RuleContext, register
+from .base import Rule, RuleContext, register
 from ..schema import Finding
 
 

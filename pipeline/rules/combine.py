@@ -4,7 +4,7 @@ points at the first finding of the first ``all`` rule."""
 
 from __future__ import annotations
 
-from . import Rule, RuleContext, register
+from .base import Rule, RuleContext, register
 from ..schema import Finding
 
 

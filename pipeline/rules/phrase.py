@@ -10,7 +10,7 @@ and a person reading the chat judges "the agent's next two replies", not the nex
 
 from __future__ import annotations
 
-from . import Rule, RuleContext, register
+from .base import Rule, RuleContext, register
 from ..lexicons import Entry, Hit
 from ..schema import Finding
 

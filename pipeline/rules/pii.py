@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from . import Rule, RuleContext, register
+from .base import Rule, RuleContext, register
 from ..schema import Finding
 
 

@@ -13,7 +13,7 @@ Questions added in the workbench are rules of this kind too, built from their bu
 
 from __future__ import annotations
 
-from . import Rule, RuleContext, register
+from .base import Rule, RuleContext, register
 from ..questions import STATUS_LIVE, STATUS_TRIAL, load_answerer, threshold
 from ..schema import Finding
 

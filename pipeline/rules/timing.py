@@ -4,7 +4,7 @@ customer for waiting). They read the reply pairs of :mod:`pipeline.metrics`."""
 
 from __future__ import annotations
 
-from . import Rule, RuleContext, register
+from .base import Rule, RuleContext, register
 from ..schema import Finding
 
 
