@@ -1,4 +1,4 @@
-"""Charts of a :class:`~.metrics.Report`: matplotlib (Agg, no display, no network) → PNG bytes.
+"""Charts of a :class:`~.measures.Report`: matplotlib (Agg, no display, no network) → PNG bytes.
 
 Chinese labels need a CJK font: :func:`setup_fonts` takes the first installed family of
 ``report.charts.fonts`` (Debian: ``fonts-noto-cjk`` → "Noto Sans CJK SC"), looking in the system
@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .metrics import KPI_LABELS, Report, report_targets  # noqa: E402
+from .measures import KPI_LABELS, Report, report_targets  # noqa: E402
 
 PALETTE = ["#3b6fb6", "#e07b39", "#4a9d5b", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
 GRADE_COLORS = {"优": "#4a9d5b", "良": "#3b6fb6", "中": "#e0a639", "差": "#c44e52"}

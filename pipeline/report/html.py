@@ -1,6 +1,6 @@
 """HTML renderer: one self-contained file (inline CSS, charts as base64 PNG, no script, no CDN).
 
-:func:`render_html` turns a :class:`~.metrics.Report` into the page; :func:`section_html` renders
+:func:`render_html` turns a :class:`~.measures.Report` into the page; :func:`section_html` renders
 one section, so the review workbench can show the same views inside its own pages.
 """
 
@@ -15,7 +15,7 @@ import pandas as pd
 
 from .cases import section_html as sec_cases  # 差评处理 (issue 19)
 from .change import judge_change
-from .metrics import KPI_KINDS, KPI_LABELS, Report, report_targets
+from .measures import KPI_KINDS, KPI_LABELS, Report, report_targets
 
 SECTIONS = [
     ("summary", "摘要"),

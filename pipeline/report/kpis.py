@@ -26,7 +26,7 @@ from .change import judge_change
 from .keys import KEY, inner_join
 from .keys import arrow_text, string_codes
 from .mask import mask_pii
-from .metrics import KPI_DEFS, KPI_LABELS, judge, targets_of
+from .measures import KPI_DEFS, KPI_LABELS, judge, targets_of
 
 NO_DATA = "无数据"
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..textwidth import display_width
 from .change import judge_change
-from .metrics import KPI_KINDS, KPI_LABELS, Report
+from .measures import KPI_KINDS, KPI_LABELS, Report
 
 FORMATS = {"pct": "0.0%", "score": "0.0", "seconds": "0.0", "count": "#,##0", "int": "0", "ratio": "0.00", "p": "0.0000",
            # a change between periods: always signed, zero unsigned
