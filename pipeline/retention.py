@@ -172,7 +172,7 @@ def run_aggregates(run_dir: Path, config: dict) -> dict[str, Any]:
     agent in it): the report's KPI table per day and in total with its denominators, and counts by
     grade, rule, team, channel and issue type per day, plus reviewers' verdict counts per rule."""
     from .report.load import ReportInputError, load_runs
-    from .report.metrics import conversation_flags, group_kpis
+    from .report.measures import conversation_flags, group_kpis
 
     manifest = orjson.loads((run_dir / MANIFEST).read_bytes())
     out: dict[str, Any] = {

@@ -69,7 +69,7 @@ from typing import Any
 from pipeline.schema import Span
 
 from .characters import (
-    CHARACTER_LABELS, LABELS, PREFILTER, _resolve, fold_text, id_check_digit, is_valid_bank_card, is_valid_id_card,
+    CHARACTER_LABELS, LABELS, PREFILTER, resolve_overlaps, fold_text, id_check_digit, is_valid_bank_card, is_valid_id_card,
     luhn_ok, may_hold_address, might_contain_pii, scan_characters,
 )
 from .component import COMPONENT_NAME, DOC_ATTR, SPAN_KEY, PiiComponent, build_nlp, find_pii, register_component
@@ -154,7 +154,7 @@ class PiiDetector:
             return self._spans(text, doc._.get(DOC_ATTR) or [])
         if not might_contain_pii(text):
             return []
-        return self._spans(text, _resolve(scan_characters(text, self.labels)))
+        return self._spans(text, resolve_overlaps(scan_characters(text, self.labels)))
 
     def annotate(self, conversation: Any) -> None:
         """Fill ``turn.pii`` for every turn; spaCy runs only on the turns that may hold an address."""
@@ -166,6 +166,6 @@ class PiiDetector:
             if self.needs_spacy(turn.text):
                 via_spacy.append(turn)
             else:
-                turn.pii = self._spans(turn.text, _resolve(scan_characters(turn.text, self.labels)))
+                turn.pii = self._spans(turn.text, resolve_overlaps(scan_characters(turn.text, self.labels)))
         for turn in via_spacy:
             turn.pii = self._spans(turn.text, self._doc(fold_text(turn.text))._.get(DOC_ATTR) or [])

@@ -11,21 +11,21 @@ from .characters import fold_text
 
 # ---------------------------------------------------------------------------------------------------
 # Addresses: token classes (regexes on jieba tokens of folded text) and Matcher patterns.
-_CJK = "\u4e00-\u9fff"
-ADMIN_RE = rf"^[{_CJK}]{{1,10}}(?:省|自治区|特别行政区|市|区|县|旗|盟|州|镇|乡)$"
+CJK = "\u4e00-\u9fff"
+ADMIN_RE = rf"^[{CJK}]{{1,10}}(?:省|自治区|特别行政区|市|区|县|旗|盟|州|镇|乡)$"
 ADMIN_STOP = [
     "超市", "城市", "都市", "门市", "股市", "集市", "夜市", "市区", "地区", "小区", "社区", "园区",
     "景区", "校区", "郊区", "山区", "城区", "专区", "街区", "误区", "禁区", "片区", "厂区", "灾区",
     "分区", "全区", "本区", "我区", "市县", "城乡", "家乡", "故乡", "老乡", "下乡", "回乡", "同乡", "县城",
 ]
-ROAD_RE = rf"^[{_CJK}0-9]{{0,10}}(?:路|街|大街|大道|巷|胡同)$"
+ROAD_RE = rf"^[{CJK}0-9]{{0,10}}(?:路|街|大街|大道|巷|胡同)$"
 ROAD_STOP = [
     "路", "街", "马路", "道路", "网路", "思路", "线路", "出路", "套路", "一路", "走路", "电路", "上路",
     "半路", "公路", "铁路", "迷路", "带路", "让路", "逛街", "上街", "大街", "大道", "小路", "后路",
     "老路", "退路", "来路", "去路", "门路", "回路", "路路", "沿路", "顺路", "赶路", "领路",
 ]
 PLACE_RE = (
-    rf"^[{_CJK}A-Za-z0-9]{{0,10}}"
+    rf"^[{CJK}A-Za-z0-9]{{0,10}}"
     r"(?:小区|花园|家园|公寓|大厦|大楼|广场|中心|新村|社区|苑|园|村|城|府|庭|湾|里|公馆|別墅|别墅|宿舍)$"
 )
 NUM_RE = r"^[0-9]{1,5}$"
@@ -33,8 +33,8 @@ NUM_RE = r"^[0-9]{1,5}$"
 # trailing characters, which the span then leaves out.
 _UNIT = "(?:号楼|号院|号门|单元|号|弄|栋|幢|座|楼|层|室|期)"
 _BUNIT = "(?:号楼|号院|号门|单元|栋|幢|座|楼|层|室|期)"
-UNIT_RE = rf"^{_UNIT}[{_CJK}]{{0,2}}$"
-BUILDING_UNIT_RE = rf"^{_BUNIT}[{_CJK}]{{0,2}}$"
+UNIT_RE = rf"^{_UNIT}[{CJK}]{{0,2}}$"
+BUILDING_UNIT_RE = rf"^{_BUNIT}[{CJK}]{{0,2}}$"
 GLUED_BUILDING_RE = r"^[A-Za-z0-9]{1,4}(?:座|栋|幢|区|号楼|单元)$"  # A座, 3栋 (right extension)
 GLUED_BUILDING_DIGIT_RE = r"^[A-Za-z]?[0-9]{1,4}(?:座|栋|幢|号楼|单元)$"  # a core needs a digit + unit
 SEGMENT_RE = r"^[一二三四五六七八九十0-9]{1,3}段$"
@@ -50,7 +50,7 @@ _unit_re = re.compile(UNIT_RE)
 _bunit_re = re.compile(BUILDING_UNIT_RE)
 _unit_prefix_re = re.compile(_UNIT)
 _glued_re = re.compile(GLUED_BUILDING_RE)
-_name_re = re.compile(rf"^[{_CJK}A-Za-z]{{2,8}}$")
+_name_re = re.compile(rf"^[{CJK}A-Za-z]{{2,8}}$")
 _ADMIN_STOP = frozenset(ADMIN_STOP)
 
 
@@ -74,7 +74,7 @@ def _address_patterns() -> dict[str, list[list[dict[str, Any]]]]:
     admin = {"TEXT": {"REGEX": ADMIN_RE, "NOT_IN": ADMIN_STOP}}
     road = {"TEXT": {"REGEX": ROAD_RE, "NOT_IN": ROAD_STOP}}
     bare_road = {"TEXT": {"IN": ["路", "街", "大街", "大道", "巷", "胡同"]}}
-    name = {"TEXT": {"REGEX": rf"^[{_CJK}]{{2,6}}$", "NOT_IN": sorted(_NAME_STOP)}}
+    name = {"TEXT": {"REGEX": rf"^[{CJK}]{{2,6}}$", "NOT_IN": sorted(_NAME_STOP)}}
     place = {"TEXT": {"REGEX": PLACE_RE}}
     seg = {"TEXT": {"REGEX": SEGMENT_RE}, "OP": "?"}
     space = {"IS_SPACE": True, "OP": "?"}
@@ -84,7 +84,7 @@ def _address_patterns() -> dict[str, list[list[dict[str, Any]]]]:
     unit = {"TEXT": {"REGEX": UNIT_RE}}
     bunit = {"TEXT": {"REGEX": BUILDING_UNIT_RE}}
     glued = {"TEXT": {"REGEX": GLUED_BUILDING_DIGIT_RE}}
-    cjk_words = {"TEXT": {"REGEX": rf"^[{_CJK}]{{2,6}}$", "NOT_IN": sorted(_NAME_STOP)}, "OP": "{0,2}"}
+    cjk_words = {"TEXT": {"REGEX": rf"^[{CJK}]{{2,6}}$", "NOT_IN": sorted(_NAME_STOP)}, "OP": "{0,2}"}
     return {
         # 建国路88号, 人民南路四段12号, 中山北路 88 号
         "ADDR_ROAD": [[road, space, seg, space, *ns, space, unit] for ns in numbers],

@@ -86,7 +86,7 @@ _ID_REGIONS = frozenset(
 )
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _LANDLINE = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})[1-9][0-9]{6,7}")
 _LANDLINE_SPLIT_AREA = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})")
 _LANDLINE_SPLIT_LOCAL = re.compile(r"[1-9][0-9]{6,7}")
@@ -146,7 +146,7 @@ def _phone_national(digits: str) -> str | None:
     for prefix in ("0086", "86", ""):
         if digits.startswith(prefix):
             rest = digits[len(prefix) :]
-            if _MOBILE.fullmatch(rest):
+            if MOBILE.fullmatch(rest):
                 return rest
             if not prefix and _LANDLINE.fullmatch(rest):
                 return rest
@@ -234,7 +234,7 @@ def scan_characters(text: str, labels: Sequence[str] = LABELS) -> list[tuple[int
 _PRIORITY = {"email": 0, "id_card": 1, "bank_card": 2, "phone": 3, "address": 4}
 
 
-def _resolve(cands: Iterable[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:
+def resolve_overlaps(cands: Iterable[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:
     """Keep the most specific of overlapping detections (email > id card > bank card > phone > address)."""
     kept: list[tuple[int, int, str, float]] = []
     for c in sorted(cands, key=lambda c: (_PRIORITY.get(c[2], 9), -(c[1] - c[0]), c[0])):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .addresses import _address_patterns, _scan_addresses
-from .characters import LABELS, _resolve, may_hold_address, scan_characters
+from .characters import LABELS, resolve_overlaps, may_hold_address, scan_characters
 
 COMPONENT_NAME = "zhijian_pii"
 SPAN_KEY = "pii"  # doc.spans[SPAN_KEY]
@@ -48,7 +48,7 @@ def find_pii(doc: Any, matcher: Any, labels: Sequence[str] = LABELS) -> list[tup
     cands = scan_characters(doc.text, labels)
     if "address" in labels and may_hold_address(doc.text):
         cands += _scan_addresses(doc, matcher)
-    return _resolve(cands)
+    return resolve_overlaps(cands)
 
 
 # ---------------------------------------------------------------------------------------------------

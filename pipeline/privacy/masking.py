@@ -9,10 +9,10 @@ from typing import Any
 
 from pipeline.schema import Span
 
-from .addresses import _CJK
-from .characters import CHARACTER_LABELS, _MOBILE, fold_text, might_contain_pii, scan_characters
+from .addresses import CJK
+from .characters import CHARACTER_LABELS, MOBILE, fold_text, might_contain_pii, scan_characters
 
-_ADMIN_PREFIX = re.compile(rf"[{_CJK}]{{1,9}}?(?:省|自治区|特别行政区|市|区|县|旗|盟|州)")
+_ADMIN_PREFIX = re.compile(rf"[{CJK}]{{1,9}}?(?:省|自治区|特别行政区|市|区|县|旗|盟|州)")
 _ADMIN_PREFIX_STOP = ("小区", "社区", "园区", "景区", "校区", "街区", "厂区", "超市", "门市", "集市", "夜市")
 
 
@@ -40,7 +40,7 @@ def _keep_mask(s: str, label: str) -> list[bool]:
         pos = _digit_positions(s)
         digits = "".join(f[i] for i in pos)
         for prefix in ("0086", "86"):
-            if digits.startswith(prefix) and _MOBILE.fullmatch(digits[len(prefix) :]):
+            if digits.startswith(prefix) and MOBILE.fullmatch(digits[len(prefix) :]):
                 for i in pos[: len(prefix)]:
                     keep[i] = True
                 pos = pos[len(prefix) :]

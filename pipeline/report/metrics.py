@@ -16,23 +16,16 @@ from typing import Any
 import pandas as pd
 
 from .load import RunSet
-from .measures import (  # the report's definitions, importable from here as before
-    DEDUCTION, FORECAST_KEYS, GROUP_KPI_INPUTS, KPI_DEFS, KPI_KINDS, KPI_LABELS, NO_DATA, TREND_KEYS, Metric, Report,
-    conversation_flags, grade_bands, grade_of, group_kpis, judge, kpi_list, report_targets, rule_labels, targets_of,
+from .measures import (
+    FORECAST_KEYS, KPI_LABELS, Report, conversation_flags, grade_bands, group_kpis, kpi_list, report_targets, rule_labels,
 )
 from .tables import (
-    _periods, agents_table, bad_review_section, call_timing_table, first_response_distribution, first_response_table,
-    forecast_all, issue_type_table, low_confidence_warning, period_comparison, rule_hit_table, training_tables,
-    verdict_section,
+    agents_table, bad_review_section, call_timing_table, first_response_distribution, first_response_table,
+    forecast_all, issue_type_table, low_confidence_warning, period_comparison, report_periods, rule_hit_table,
+    training_tables, verdict_section,
 )
 
-__all__ = [
-    "DEDUCTION", "FORECAST_KEYS", "GROUP_KPI_INPUTS", "KPI_DEFS", "KPI_KINDS", "KPI_LABELS", "NO_DATA", "TREND_KEYS", "Metric",
-    "Report", "agents_table", "bad_review_section", "call_timing_table", "compute", "conversation_flags",
-    "first_response_distribution", "first_response_table", "forecast_all", "grade_bands", "grade_of", "group_kpis",
-    "issue_type_table", "judge", "kpi_list", "low_confidence_warning", "period_comparison", "report_targets",
-    "rule_hit_table", "rule_labels", "targets_of", "training_tables", "verdict_section",
-]
+__all__ = ["FORECAST_KEYS", "KPI_LABELS", "Report", "compute", "forecast_all", "report_targets", "training_tables"]  # used from here elsewhere
 
 
 def _seed_and_questions(conv: pd.DataFrame, rs: RunSet, daily: pd.DataFrame, periods: dict, config: dict, workbench) -> dict:
@@ -80,7 +73,7 @@ def compute(rs: RunSet, config: dict, now: datetime | None = None, classifier=No
     grade_mix = pd.DataFrame({"grade": order, "conversations": [int(grades.get(g, 0)) for g in order]})
     grade_mix["share"] = grade_mix["conversations"] / max(len(conv), 1)
 
-    periods = _periods(conv, config)
+    periods = report_periods(conv, config)
     daily = group_kpis(conv[conv["day"].notna()], "day") if periods.get("days") else pd.DataFrame()
     if len(daily):
         daily.index.name = "day"

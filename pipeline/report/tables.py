@@ -22,7 +22,7 @@ def _days(conv: pd.DataFrame) -> list[date]:
     return sorted(date.fromisoformat(d) for d in conv["day"].dropna().unique())
 
 
-def _periods(conv: pd.DataFrame, config: dict) -> dict[str, Any]:
+def report_periods(conv: pd.DataFrame, config: dict) -> dict[str, Any]:
     days = _days(conv)
     if not days:
         return {"days": 0, "period_days": None, "note": "没有会话写明 started_at(开始时间):无法做趋势"}

@@ -17,7 +17,7 @@ from ..config import ConfigError
 from ..lexicons import SEVERITIES, Hit, LexiconSet, load_yaml_with_lines, strip_lines
 from ..schema import ROLES, Conversation
 from . import call, combine, phrase, pii, question, timing  # noqa: F401 — the kinds register themselves on import
-from .base import _COMMON_KEYS, _KIND_KEYS, KINDS, Rule, RuleContext, _names, register
+from .base import COMMON_KEYS, KIND_KEYS, KINDS, Rule, RuleContext, lexicon_names, register
 
 __all__ = ["KINDS", "Rule", "RuleContext", "RuleSet", "config_value", "register"]
 
@@ -83,11 +83,11 @@ class RuleSet:
                 raise ConfigError(f"{where}: unknown kind {r['kind']!r}; registered kinds: {sorted(KINDS)}")
             if r["severity"] not in SEVERITIES:
                 raise ConfigError(f"{where}: severity {r['severity']!r} is not one of {SEVERITIES}")
-            params = strip_lines({k: v for k, v in r.items() if k not in _COMMON_KEYS})
-            unknown = set(params) - _KIND_KEYS[r["kind"]]
+            params = strip_lines({k: v for k, v in r.items() if k not in COMMON_KEYS})
+            unknown = set(params) - KIND_KEYS[r["kind"]]
             if unknown:
                 raise ConfigError(
-                    f"{where}: key(s) {sorted(unknown)} don't apply to kind {r['kind']!r}; it takes {sorted(_KIND_KEYS[r['kind']])}"
+                    f"{where}: key(s) {sorted(unknown)} don't apply to kind {r['kind']!r}; it takes {sorted(KIND_KEYS[r['kind']])}"
                 )
             _validate_params(params, where, lexicons, config, seen)
             seen.add(r["id"])
@@ -128,10 +128,10 @@ def _lexicon_uses(rule: Rule):
         yield p.get("role", "any"), p["lexicon"]
     final = (p.get("position") or {}).get("final_exchange")
     if isinstance(final, dict):
-        for lexicon in _names(final["except"]):
+        for lexicon in lexicon_names(final["except"]):
             yield final["after"], lexicon
     for role, lexicons in (p.get("skip_when_first") or {}).items():
-        for lexicon in _names(lexicons):
+        for lexicon in lexicon_names(lexicons):
             yield role, lexicon
     for lexicon in p.get("bare_reply_except") or []:
         yield p.get("role", "any"), lexicon
@@ -157,7 +157,7 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
             if k == "final_exchange":
                 if (not isinstance(v, dict) or not {"after", "except"} <= set(v) <= {"after", "except", "unanswered"}
                         or v["after"] not in ROLES or not isinstance(v["except"], (str, list))
-                        or any(n not in lexicons.lexicons for n in _names(v["except"])) or v.get("unanswered", "skip") not in ("skip", "missing")):
+                        or any(n not in lexicons.lexicons for n in lexicon_names(v["except"])) or v.get("unanswered", "skip") not in ("skip", "missing")):
                     raise ConfigError(f"{where}: position.final_exchange must be {{after: ROLE, except: LEXICON, unanswered: skip|missing}} "
                                       f"(the other side's turns that are mere acknowledgements); lexicons: {sorted(lexicons.lexicons)}")
                 continue
@@ -171,7 +171,7 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
     skip = params.get("skip_when_first")
     if skip is not None:
         if not isinstance(skip, dict) or not skip or any(
-            r not in ROLES or not isinstance(lx, (str, list)) or any(n not in lexicons.lexicons for n in _names(lx)) for r, lx in skip.items()
+            r not in ROLES or not isinstance(lx, (str, list)) or any(n not in lexicons.lexicons for n in lexicon_names(lx)) for r, lx in skip.items()
         ):
             raise ConfigError(f"{where}: skip_when_first must map a role to a lexicon or a list of lexicons, "
                               f"e.g. {{customer: acknowledgements, agent: [acknowledgements, closings]}}; lexicons: {sorted(lexicons.lexicons)}")

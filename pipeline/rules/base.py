@@ -17,8 +17,8 @@ _ALNUM = re.compile(r"[^\W_]")  # a character for which str.isalnum() is true (\
 _NO_HITS: dict[int, list[Hit]] = {}  # shared, never written: a lexicon without hits in a conversation
 
 KINDS: dict[str, Callable[["Rule", "RuleContext"], list[Finding]]] = {}
-_KIND_KEYS: dict[str, set[str]] = {}
-_COMMON_KEYS = {"id", "kind", "category", "severity", "message", "source", "enabled", "description", "__line__"}
+KIND_KEYS: dict[str, set[str]] = {}
+COMMON_KEYS = {"id", "kind", "category", "severity", "message", "source", "enabled", "description", "__line__"}
 
 
 def register(name: str, keys: set[str]):
@@ -26,7 +26,7 @@ def register(name: str, keys: set[str]):
 
     def deco(fn):
         KINDS[name] = fn
-        _KIND_KEYS[name] = keys
+        KIND_KEYS[name] = keys
         return fn
 
     return deco
@@ -130,7 +130,7 @@ class RuleContext:
         if position:
             if "final_exchange" in position:
                 spec = position["final_exchange"]
-                acknowledged = [self.hits_by_turn(lx) for lx in _names(spec["except"])]
+                acknowledged = [self.hits_by_turn(lx) for lx in lexicon_names(spec["except"])]
                 # the other side's last turn that is not a mere acknowledgement
                 last = next((t for t in reversed(self.turns_of(spec["after"])) if not any(t in a for a in acknowledged)), None)
                 idx = [t for t in idx if t > last] if last is not None else idx
@@ -171,7 +171,7 @@ class RuleContext:
         count: a first reply that ends 「…谢谢!」 is an opening reply that thanks, not a closing."""
         for role, lexicons in spec.items():
             turns = self.turns_of(role)
-            if turns and any(not h.entry.not_opening for lx in _names(lexicons) for h in self.lexicon_hits(turns[0], lx)):
+            if turns and any(not h.entry.not_opening for lx in lexicon_names(lexicons) for h in self.lexicon_hits(turns[0], lx)):
                 return True
         return False
 
@@ -200,5 +200,5 @@ class RuleContext:
         return value
 
 
-def _names(value: str | list[str]) -> list[str]:
+def lexicon_names(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
