@@ -18,30 +18,16 @@ from sqlalchemy.orm import Session
 
 from . import calibration, permissions, transcript
 from .db import CalibrationSession, Finding, User
+from . import review as workflow
 from .ids import parse_id
+from .web import (FormError, active_inspectors, checked_form, error_status, flash, form_field, get_db, max_score, render, require,
+                  run_action, score_field, workflow_errors)
 
 NOT_FOUND = "找不到该校准会话,或您不是它的参与人。"
 DEFAULT_SAMPLE_SEED = 14
 
 
 def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top to bottom
-    from .app import (
-        FormError,
-        _error_status,
-        _field,
-        _inspectors,
-        _max_score,
-        _score_field,
-        _workflow_errors,
-        checked_form,
-        flash,
-        get_db,
-        render,
-        require,
-        run_action,
-    )
-    from . import review as workflow
-
     can = permissions.can
 
     config = app.state.config
@@ -69,7 +55,7 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
         return render(request, "calibration_list.html", user, {
             "sessions": runs, "progress": progress, "error": error, "form": form or {},
             "can_run": can(user, "run_calibration"),
-            "inspectors": _inspectors(db) if can(user, "run_calibration") else [],
+            "inspectors": active_inspectors(db) if can(user, "run_calibration") else [],
             "sample_size": len((sample or {}).get("ids") or []), "state_labels": calibration.STATE_LABELS,
             "default_seed": DEFAULT_SAMPLE_SEED}, status)
 
@@ -80,7 +66,7 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
     @app.post("/calibration")
     def calibration_create(request: Request, user: User = Depends(require("run_calibration")),
                            form: Any = Depends(checked_form), db: Session = Depends(get_db)):
-        fields = {k: _field(form, k) for k in ("title", "ext_ids", "sample_n", "seed")}
+        fields = {k: form_field(form, k) for k in ("title", "ext_ids", "sample_n", "seed")}
         try:
             ids = calibration.conversations_by_ext_id(db, fields["ext_ids"])
             if fields["sample_n"]:
@@ -90,9 +76,9 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
                 ids += [i for i in calibration.conversations_from_sample(db, n, seed) if i not in ids]
             people = [i for i in map(parse_id, form.getlist("participants")) if i is not None]
             cs = calibration.create_session(db, fields["title"], ids, people, actor=user)
-        except _workflow_errors() as e:
+        except workflow_errors() as e:
             db.rollback()
-            return _list_response(request, db, user, error=str(e), form=fields, status=_error_status(e))
+            return _list_response(request, db, user, error=str(e), form=fields, status=error_status(e))
         db.commit()
         flash(request, f"已创建校准会话「{cs.title}」:{len(cs.items)} 条会话,{len(cs.participants)} 位质检员。")
         return RedirectResponse(f"/calibration/{cs.id}", status_code=303)
@@ -140,7 +126,7 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
             "evidence": {f.id: transcript.shown_evidence(conv, f, reveal=False, mask_char=mask_char) for f in findings},
             "answer": answer, "my_verdicts": {v.finding_id: v for v in (answer.verdicts if answer else [])},
             "answering": answering, "me": me, "res": res, "votes": votes,
-            "suggested": calibration.answer_score(conv, answer, config), "score_high": _max_score(config),
+            "suggested": calibration.answer_score(conv, answer, config), "score_high": max_score(config),
             "issue_types": workflow.issue_type_labels(), "error": error, "reveal": False,
             "prev_item": cs.items[position - 1] if position > 0 else None,
             "next_item": cs.items[position + 1] if position + 1 < len(cs.items) else None,
@@ -149,7 +135,7 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
 
     def _item_action(request, db, user, cs, item, act, done: str, anchor: str = ""):
         return run_action(request, db, act, done, f"/calibration/{cs.id}/items/{item.id}{anchor}",
-                          lambda e: _item_response(request, db, user, cs, item, error=str(e), status=_error_status(e)))
+                          lambda e: _item_response(request, db, user, cs, item, error=str(e), status=error_status(e)))
 
     @app.post("/calibration/{session_id:id}/items/{item_id:id}/verdict")
     def calibration_verdict(request: Request, session_id: int, item_id: int, user: User = Depends(require("calibrate")),
@@ -158,13 +144,13 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
         item = _item_or_404(db, cs, item_id)
 
         def act():
-            fid = parse_id(_field(form, "finding_id"))
+            fid = parse_id(form_field(form, "finding_id"))
             finding = db.get(Finding, fid) if fid is not None else None
             if finding is None:
                 raise FormError("该发现不属于这条会话:请刷新页面后重试")
-            calibration.set_verdict(db, cs, item, finding, _field(form, "verdict"), _field(form, "comment") or None, actor=user)
+            calibration.set_verdict(db, cs, item, finding, form_field(form, "verdict"), form_field(form, "comment") or None, actor=user)
 
-        return _item_action(request, db, user, cs, item, act, "已保存判定。", f"#f-{_field(form, 'finding_id')}")
+        return _item_action(request, db, user, cs, item, act, "已保存判定。", f"#f-{form_field(form, 'finding_id')}")
 
     @app.post("/calibration/{session_id:id}/items/{item_id:id}/answer")
     def calibration_answer(request: Request, session_id: int, item_id: int, user: User = Depends(require("calibrate")),
@@ -173,9 +159,9 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
         item = _item_or_404(db, cs, item_id)
 
         def act():
-            score = _score_field(form, "human_score", "人工得分", required=False, low=0, high=_max_score(config))
-            calibration.save_answer(db, cs, item, human_score=score, issue_type=_field(form, "issue_type") or None,
-                                    sentiment=_field(form, "sentiment") or None, comment=_field(form, "comment") or None,
+            score = score_field(form, "human_score", "人工得分", required=False, low=0, high=max_score(config))
+            calibration.save_answer(db, cs, item, human_score=score, issue_type=form_field(form, "issue_type") or None,
+                                    sentiment=form_field(form, "sentiment") or None, comment=form_field(form, "comment") or None,
                                     actor=user, config=config)
 
         return _item_action(request, db, user, cs, item, act, "已保存本条会话的评分。", "#answer")
@@ -183,7 +169,7 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
     def _session_action(request, db, user, cs, act, done: str):
         def again(e: Exception):
             db.refresh(cs)
-            return _session_response(request, db, user, cs, error=str(e), status=_error_status(e))
+            return _session_response(request, db, user, cs, error=str(e), status=error_status(e))
 
         return run_action(request, db, act, done, f"/calibration/{cs.id}", again)
 
@@ -205,6 +191,6 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
     def calibration_gold(request: Request, session_id: int, user: User = Depends(require("run_calibration")),
                          form: Any = Depends(checked_form), db: Session = Depends(get_db)):
         cs = _session_or_404(db, user, session_id)
-        decisions = {k.removeprefix("tie:"): _field(form, k) for k in form.keys() if k.startswith("tie:")}
+        decisions = {k.removeprefix("tie:"): form_field(form, k) for k in form.keys() if k.startswith("tie:")}
         return _session_action(request, db, user, cs, lambda: calibration.accept_gold(db, cs, decisions, user, config),
                                "已将共识答案确认为金标准(zhijian export-labels --calibration-gold 可导出)。")

@@ -23,20 +23,12 @@ from ..cases import service
 from . import audit, permissions, transcript
 from .db import CASE_STATES, Case, CaseMeasure, Finding, User
 from .ids import parse_id
+from .web import FormError, checked_form, error_status, form_field, get_db, render, require, run_action
 
 NOT_FOUND = "找不到该差评,或您无权查看。"
 
 
-def badge(request: Request, user: User | None) -> int:
-    """Unread case notices of ``user`` (the nav badge); 0 for those who don't handle cases."""
-    if user is None or not permissions.can(user, "view_cases"):
-        return 0
-    with request.app.state.session_factory() as db:
-        return service.unread_count(db, user)
-
-
 def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top to bottom
-    from .app import FormError, _error_status, _field, checked_form, get_db, render, require, run_action
 
     config = app.state.config
     mask_char = config["privacy"]["mask_char"]
@@ -97,12 +89,12 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
     def _act(request, db, user, case, act, done: str, anchor: str = ""):
         def again(e: Exception):
             db.refresh(case)
-            return _case_response(request, db, user, case, error=str(e), status=_error_status(e))
+            return _case_response(request, db, user, case, error=str(e), status=error_status(e))
 
         return run_action(request, db, act, done, f"/cases/{case.id}{anchor}", again)
 
     def _due(form: Any) -> datetime | None:
-        raw = _field(form, "due_at")
+        raw = form_field(form, "due_at")
         if not raw:
             return None
         try:
@@ -117,14 +109,14 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
     def case_account(request: Request, case_id: int, user: User = Depends(require("account_case")),
                      form: Any = Depends(checked_form), db: Session = Depends(get_db)):
         case = _case_or_404(db, user, case_id)
-        return _act(request, db, user, case, lambda: service.submit_account(db, case, _field(form, "text"), user),
+        return _act(request, db, user, case, lambda: service.submit_account(db, case, form_field(form, "text"), user),
                     "情况说明已提交,等待主管调查。", "#account")
 
     @app.post("/cases/{case_id:id}/note")
     def case_note(request: Request, case_id: int, user: User = Depends(require("handle_cases")),
                   form: Any = Depends(checked_form), db: Session = Depends(get_db)):
         case = _case_or_404(db, user, case_id)
-        return _act(request, db, user, case, lambda: service.add_note(db, case, _field(form, "note"), user), "已记录调查。",
+        return _act(request, db, user, case, lambda: service.add_note(db, case, form_field(form, "note"), user), "已记录调查。",
                     "#investigation")
 
     @app.post("/cases/{case_id:id}/contact")
@@ -132,7 +124,7 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
                      form: Any = Depends(checked_form), db: Session = Depends(get_db)):
         case = _case_or_404(db, user, case_id)
         return _act(request, db, user, case,
-                    lambda: service.add_contact(db, case, _field(form, "channel"), _field(form, "note"), user),
+                    lambda: service.add_contact(db, case, form_field(form, "channel"), form_field(form, "note"), user),
                     "已记录客户沟通。", "#investigation")
 
     @app.post("/cases/{case_id:id}/responsibility")
@@ -140,8 +132,8 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
                             form: Any = Depends(checked_form), db: Session = Depends(get_db)):
         case = _case_or_404(db, user, case_id)
         return _act(request, db, user, case,
-                    lambda: service.set_responsibility(db, case, form.getlist("responsibility"), _field(form, "confirmed_reason"),
-                                                       _field(form, "note") or None, user),
+                    lambda: service.set_responsibility(db, case, form.getlist("responsibility"), form_field(form, "confirmed_reason"),
+                                                       form_field(form, "note") or None, user),
                     "已认定责任。", "#responsibility")
 
     @app.post("/cases/{case_id:id}/measures")
@@ -150,9 +142,9 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
         case = _case_or_404(db, user, case_id)
 
         def act():
-            owner_id = parse_id(_field(form, "owner_id"))
+            owner_id = parse_id(form_field(form, "owner_id"))
             owner = db.get(User, owner_id) if owner_id is not None else None
-            service.add_measure(db, case, _field(form, "kind"), owner, _due(form), _field(form, "note") or None, user, config)
+            service.add_measure(db, case, form_field(form, "kind"), owner, _due(form), form_field(form, "note") or None, user, config)
 
         return _act(request, db, user, case, act, "已添加处理措施。", "#measures")
 
@@ -165,7 +157,7 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
             m = db.get(CaseMeasure, measure_id)
             if m is None or m.case_id != case.id:
                 raise FormError("该措施不属于这条差评:请刷新页面后重试")
-            service.complete_measure(db, case, m, _field(form, "note") or None, user)
+            service.complete_measure(db, case, m, form_field(form, "note") or None, user)
 
         return _act(request, db, user, case, act, "措施已完成。", "#measures")
 
@@ -174,7 +166,7 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
                        form: Any = Depends(checked_form), db: Session = Depends(get_db)):
         case = _case_or_404(db, user, case_id)
         return _act(request, db, user, case,
-                    lambda: service.follow_up(db, case, _field(form, "result"), _field(form, "note") or None, user),
+                    lambda: service.follow_up(db, case, form_field(form, "result"), form_field(form, "note") or None, user),
                     "已记录回访结果。", "#follow-up")
 
     @app.post("/cases/{case_id:id}/close")

@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session
 
 from . import question_stats, question_store
 from .db import Question, User
+from .permissions import can
+from .web import (checked_form, conversation_response, error_status, form_field, get_db, render, require, run_action,
+                  visible_conversation)
 
 NOT_FOUND = "找不到该问题。"
 
@@ -29,12 +32,8 @@ def choices_field(raw: str) -> list[str]:
 
 
 def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top to bottom
-    from .app import _error_status as _workflow_status
-    from .app import _field, _visible_conversation, checked_form, get_db, render, require, run_action
-    from .permissions import can
-
-    def _error_status(e: Exception) -> int:
-        return 400 if isinstance(e, question_store.QuestionError) else _workflow_status(e)  # a value to fix
+    def status_of(e: Exception) -> int:
+        return 400 if isinstance(e, question_store.QuestionError) else error_status(e)  # a value to fix
 
     config = app.state.config
     inspector_sees = str(config["workbench"]["inspector_sees"])
@@ -53,18 +52,18 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
 
     def _again(request, db, user, form):
         def again(e: Exception):
-            fields = {k: _field(form, k) for k in ("key", "text", "choices", "item")}
-            return _list_response(request, db, user, error=str(e), form=fields, status=_error_status(e))
+            fields = {k: form_field(form, k) for k in ("key", "text", "choices", "item")}
+            return _list_response(request, db, user, error=str(e), form=fields, status=status_of(e))
         return again
 
     @app.post("/questions")
     def question_create(request: Request, user: User = Depends(require("manage_questions")),
                         form: Any = Depends(checked_form), db: Session = Depends(get_db)):
         def act():
-            question_store.create_question(db, config, user, key=_field(form, "key"), text=_field(form, "text"),
-                                           choices=choices_field(_field(form, "choices")), item=_field(form, "item") or None)
+            question_store.create_question(db, config, user, key=form_field(form, "key"), text=form_field(form, "text"),
+                                           choices=choices_field(form_field(form, "choices")), item=form_field(form, "item") or None)
 
-        return run_action(request, db, act, f"已添加问题 {_field(form, 'key')}:质检员可在会话页一键作答。", "/questions",
+        return run_action(request, db, act, f"已添加问题 {form_field(form, 'key')}:质检员可在会话页一键作答。", "/questions",
                           _again(request, db, user, form))
 
     @app.post("/questions/{question_id:id}/edit")
@@ -75,9 +74,9 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
             raise HTTPException(404, NOT_FOUND)
 
         def act():
-            question_store.update_question(db, config, user, q, text=_field(form, "text"),
-                                           choices=choices_field(_field(form, "choices")), item=_field(form, "item") or None,
-                                           active=_field(form, "active") != "0")
+            question_store.update_question(db, config, user, q, text=form_field(form, "text"),
+                                           choices=choices_field(form_field(form, "choices")), item=form_field(form, "item") or None,
+                                           active=form_field(form, "active") != "0")
 
         return run_action(request, db, act, f"已保存问题 {q.key}。", f"/questions#q-{q.key}", _again(request, db, user, form))
 
@@ -94,13 +93,11 @@ def install(app: FastAPI) -> None:  # noqa: C901 — one route table, read top t
     @app.post("/conversations/{conv_id:id}/questions")
     def answer_question(request: Request, conv_id: int, user: User = Depends(require("review")),
                         form: Any = Depends(checked_form), db: Session = Depends(get_db)):
-        conv = _visible_conversation(db, user, conv_id, inspector_sees)
-        key, answer = _field(form, "question"), _field(form, "answer")
+        conv = visible_conversation(db, user, conv_id, inspector_sees)
+        key, answer = form_field(form, "question"), form_field(form, "answer")
 
         def again(e: Exception):
-            from .app import _conversation_response
-
-            return _conversation_response(request, db, user, conv, error=str(e), status=_error_status(e))
+            return conversation_response(request, db, user, conv, error=str(e), status=status_of(e))
 
         return run_action(request, db, lambda: question_store.set_answer(db, config, conv, key, answer, user),
                           f"已记录:{key} → {answer}", f"/conversations/{conv.id}#question-{key}", again)

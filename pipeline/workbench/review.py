@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .db import DISPUTE_KINDS, Conversation, Dispute, Finding, Review, User, Verdict, utcnow
-from .history import current_dispute, first_review, first_reviewer_id, session_of as _session
+from .history import current_dispute, first_review, first_reviewer_id
 from .history import submitted_review as _submitted_review
 from .permissions import SEES_ALL, can, can_view_conversation, owns_conversation, round2_refusal
 
