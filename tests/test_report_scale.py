@@ -75,7 +75,7 @@ def test_days_is_the_per_row_day():
 
 
 def test_hour_of_day_is_the_per_row_slice():
-    from pipeline.report.kpis import hour_of_day
+    from pipeline.report.customer_kpis import hour_of_day
 
     def per_row(started_at, dated):  # the code it replaced
         started = started_at.astype(object).where(dated, None)
@@ -95,7 +95,7 @@ def test_hour_of_day_is_the_per_row_slice():
 
 def _fcr_flags_pandas(customer, ts, issue, window_days, same_issue_type, data_end=None):
     """FCR's repeat-contact flags the plain pandas way (grouped shifts and back-fills): what the numpy
-    version in kpis.fcr_flags replaced and must equal, row for row and in the same order."""
+    version in customer_kpis.fcr_flags replaced and must equal, row for row and in the same order."""
     from pipeline.report.load import string_codes
 
     customer_code, issue_code = string_codes([customer]), string_codes([issue])
@@ -121,7 +121,7 @@ def _fcr_flags_pandas(customer, ts, issue, window_days, same_issue_type, data_en
 def test_fcr_flags_are_the_grouped_pandas_flags(seed):
     """Customers coming back the same day, hour or second (ties in time keep input order), missing ids,
     times and types, both FCR modes, with and without the data's end."""
-    from pipeline.report.kpis import fcr_flags
+    from pipeline.report.customer_kpis import fcr_flags
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(40, 300))

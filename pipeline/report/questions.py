@@ -149,7 +149,7 @@ def question_section(a: pd.DataFrame, config: dict) -> dict[str, Any] | None:
 def resolution_kpi(a: pd.DataFrame, config: dict):
     """对话内解决率 — the share of answered conversations (:func:`answers_frame`'s rows) the 问题是否解决
     model calls 是; beside repeat-contact FCR (seed 001: 首次解决率), flagged 试运行 while its model is."""
-    from .kpis import _kpi
+    from .seed_kpi import make_kpi
 
     seed = "seed 001 首次解决率 ≥ 80 %(此处为模型对单个对话的判断)"
     formula = "问题「客户的问题是否解决?」回答为「是」的会话 ÷ 有回答的会话(不含低置信度、未回答的)"
@@ -158,11 +158,11 @@ def resolution_kpi(a: pd.DataFrame, config: dict):
     answered = res[res["answer"].notna()]
     if answered.empty:
         why = "没有 question.resolved 的答案(没有安装它的模型,或运行早于 issue 17)"
-        return _kpi("resolved_in_chat", "对话内解决率(模型)", "pct", None, 0, config, seed, formula, source, why)
+        return make_kpi("resolved_in_chat", "对话内解决率(模型)", "pct", None, 0, config, seed, formula, source, why)
     value = float((answered["answer"] == RESOLVED_YES).mean())
     model = answered["model"].dropna().iloc[-1] if answered["model"].notna().any() else None
     held = _held_out(model, config)
     status = answered["status"].dropna().iloc[-1] if answered["status"].notna().any() else ""
     note = f"{status}" + (f":模型在 {held['held_out_n']} 个保留的真实对话上 macro-F1 {held['held_out_macro_f1']:.2f}"
                           f"(总答「是」为 {held['baseline_macro_f1']:.2f}),仅作参考" if held.get("held_out_macro_f1") is not None else "")
-    return _kpi("resolved_in_chat", "对话内解决率(模型)", "pct", value, len(answered), config, seed, formula, source, note)
+    return make_kpi("resolved_in_chat", "对话内解决率(模型)", "pct", value, len(answered), config, seed, formula, source, note)
