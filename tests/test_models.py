@@ -398,7 +398,7 @@ def test_no_model_artifact_means_null_predictions(tmp_path):
     from pipeline.models import ModelsStage
 
     stage = ModelsStage(tmp_path)
-    assert stage.versions == {"issue_model": None, "sentiment_model": None}
+    assert stage.versions == {"issue_model": None, "sentiment_model": None, "emotion_model": None}
     conv = make_conversation([("customer", "快递怎么还没到", 0)])
     assert stage(conv).predictions == {}
 
@@ -422,6 +422,7 @@ def test_shipped_models_load_with_versions(repo):
     v = stage.versions
     assert v["issue_model"] and v["issue_model"].startswith("issue_type")
     assert v["sentiment_model"] and v["sentiment_model"].startswith("sentiment")
+    assert v["emotion_model"] and v["emotion_model"].startswith("emotion")
     size = sum(p.stat().st_size for p in (repo / "models").rglob("*") if p.is_file())
     assert size < 8_000_000  # a few MB in the repository
 
@@ -534,8 +535,9 @@ def test_model_anchor_fires_on_a_confident_negative_turn_without_a_lexicon_hit(t
 
 
 @pytest.mark.parametrize("after, message", [
-    ("{model: issue_type, label: negative}", "after.model must be 'sentiment'"),
-    ("{model: sentiment, label: angry}", "after.label must be negative, neutral or positive"),
+    ("{model: issue_type, label: negative}", r"after.model must be one of the per-turn models \['emotion', 'sentiment'\]"),
+    ("{model: sentiment, label: angry}", "after.label of the sentiment model must be one of negative, neutral, positive"),
+    ("{model: emotion, label: negative}", "after.label of the emotion model must be one of emotion, none"),
     ("{model: sentiment, label: negative, min_confidence: 1.5}", "min_confidence must be a number between 0 and 1"),
     ("{model: sentiment, label: negative, min_confidence: models.nope}", "is not a configuration key"),
 ])

@@ -1,4 +1,4 @@
-"""models: issue type (问题类型) and customer sentiment.
+"""models: issue type (问题类型), customer sentiment and the customer's emotion.
 
 Adds ``Conversation.predictions`` (SPEC output contract):
 
@@ -11,7 +11,12 @@ Adds ``Conversation.predictions`` (SPEC output contract):
 * ``sentiment = {"label", "confidence", "customer_end"}`` — the customer turns' probabilities
   combined as the model's metadata says (``conversation.aggregate``: mean, end-weighted mean or
   last turn — chosen at training time on real dialogue-level labels), and the label of the
-  customer's last turn with text.
+  customer's last turn with text;
+* ``turn_emotion = [{"turn", "label", "confidence"}]`` — one entry per customer turn with text
+  (``emotion`` / ``none``): does the customer show their own clear anger, frustration, anxiety or
+  distress — the anchor ``empathy.missing`` takes beside the ``negative_emotion`` lexicon. Learned
+  from people's turn labels on the gold dev chats (emotion_training.py); read by the rules, not
+  written to the results (a finding it anchors names ``model:emotion`` and its turn).
 
 The models are the bundles in ``models/<name>/`` (``model.joblib`` + ``metadata.json``), verified
 at start-up (store.py: sha256 and scikit-learn version, else ConfigError → exit 2) — or, when the
@@ -29,7 +34,9 @@ from typing import Any
 
 from ..schema import Conversation
 
-MODEL_NAMES = ("issue_type", "sentiment")
+MODEL_NAMES = ("issue_type", "sentiment", "emotion")
+# the per-turn models a rule may anchor on (``after: {model, label, min_confidence}``) and their labels
+TURN_MODEL_LABELS = {"sentiment": ("negative", "neutral", "positive"), "emotion": ("emotion", "none")}
 DEFAULTS = {"enabled": True, "because_tokens": 5, "issue_also_min_probability": 0.25, "issue_also_max": 2}
 
 
@@ -89,6 +96,8 @@ class ModelsStage:
         self._sent = sent.fast if sent else None
         self.reference = False  # True: the plain computations the fast paths must equal (tests/test_output_identity.py)
         self._aggregate = (sent.metadata.get("conversation") or {}).get("aggregate", "mean_of_turns") if sent else None
+        emotion = self.loaded.get("emotion")
+        self._emotion = emotion.fast if emotion else None
 
     def _load(self, name: str) -> None:
         from .store import has_bundle
@@ -118,11 +127,12 @@ class ModelsStage:
 
     @property
     def versions(self) -> dict[str, str | None]:
-        i, s = self.loaded.get("issue_type"), self.loaded.get("sentiment")
-        return {"issue_model": i.version if i else None, "sentiment_model": s.version if s else None}
+        i, s, e = self.loaded.get("issue_type"), self.loaded.get("sentiment"), self.loaded.get("emotion")
+        return {"issue_model": i.version if i else None, "sentiment_model": s.version if s else None,
+                "emotion_model": e.version if e else None}
 
     def __call__(self, conversation: Conversation) -> Conversation:
-        if self._issue is None and self._sent is None:
+        if self._issue is None and self._sent is None and self._emotion is None:
             return conversation
         from .features import AGENT_PREFIX, conversation_document
 
@@ -172,4 +182,18 @@ class ModelsStage:
                 preds["sentiment"] = {"label": classes[m.index(top)], "confidence": round(top, 4), "customer_end": end}
             else:
                 preds["sentiment"] = None  # no customer text: nothing to judge
+        if self._emotion is not None:
+            preds["turn_emotion"] = self._turn_labels(self._emotion, [t for t in turns if t.role == "customer" and t.tokens])
         return conversation
+
+    def _turn_labels(self, fast, turns) -> list[dict[str, Any]]:
+        """Each turn's most probable label and its probability."""
+        if not turns:
+            return []
+        classes = fast.classes
+        rows = (fast.proba_rows_reference if self.reference else fast.proba_rows)([t.tokens for t in turns])
+        out = []
+        for t, p in zip(turns, rows):
+            top = max(p)
+            out.append({"turn": t.index, "label": classes[p.index(top)], "confidence": round(top, 4)})
+        return out

@@ -92,6 +92,33 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_train_emotion(args) -> int:
+    """``zhijian train emotion``: the customer-emotion turn model from the gold dev chats' turn labels."""
+    from ..config import load_config
+    from . import tracking
+    from .emotion_training import DEFAULT_C_GRID, train_emotion
+
+    config = load_config(args.config)
+    grid = _floats(args.C) if args.C else DEFAULT_C_GRID
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    result = train_emotion(args.gold, config, C_grid=tuple(grid), seed=args.seed, log=log)
+    logged = tracking.log_training(result, run_name=args.run_name)
+    oof, held = result.metadata["out_of_fold"], result.metadata["held_out"]
+    print(f"emotion: MLflow run {logged['run_id']} → registered version {logged['version']} ({tracking.tracking_uri()})")
+    print(f"  out of fold (dev turns): average precision {oof['average_precision']}, P {oof['precision']} R {oof['recall']} "
+          f"F1 {oof['f1']} at {oof['threshold']}")
+    print(f"  held out (test chats, any emotion shown): P {held['precision']} R {held['recall']} F1 {held['f1']}, AUC {held['auc']}")
+    if args.promote:
+        meta = tracking.promote(result.name, logged["version"], _models_dir(args))
+        print(f"  promoted v{logged['version']} → {_models_dir(args) / result.name} (sha256 {meta['sha256'][:12]})")
+    else:
+        print(f"  to ship it: zhijian models promote {result.name} {logged['version']}")
+    return 0
+
+
 def cmd_models_list(args) -> int:
     from . import tracking
 
@@ -125,6 +152,17 @@ def cmd_models_promote(args) -> int:
     name = tracking.normalize_name(args.name)
     print(f"{name} v{args.version} is the champion; installed in {_models_dir(args) / name} (sha256 {meta['sha256'][:12]})")
     return 0
+
+
+def add_gold_training_options(sp, default_C: str) -> None:
+    """The options of the models trained on the gold set's people's labels (questions, emotion): the C grid,
+    the seed, the MLflow run name, promotion and where it installs, the configuration."""
+    sp.add_argument("--C", help=f"inverse regularisation, comma-separated values are a CV grid (default {default_C})")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--run-name", help="MLflow run name")
+    sp.add_argument("--promote", action="store_true", help="also make it the champion and install it in models/")
+    sp.add_argument("--models-dir", help="where promotion installs the bundle (default: config paths.models)")
+    sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml")
 
 
 def add_subcommands(sub) -> None:
@@ -165,6 +203,10 @@ def add_subcommands(sub) -> None:
     from ..questions.cli import add_parser as add_question_parser
 
     add_question_parser(tsub)
+    sp = tsub.add_parser("emotion", help="train the customer-emotion turn model on people's turn labels (docs/MODELS.md)")
+    sp.add_argument("--gold", default="data/gold", help="gold folder with emotion_turns.jsonl: dev trains, test is held out (default data/gold)")
+    add_gold_training_options(sp, "0.3,1,3,10")
+    sp.set_defaults(func=cmd_train_emotion)
 
     mp = sub.add_parser("models", help="the model registry (MLflow): list versions, promote one to champion")
     msub = mp.add_subparsers(dest="models_command", required=True)
@@ -173,7 +215,7 @@ def add_subcommands(sub) -> None:
     sp.add_argument("--config")
     sp.set_defaults(func=cmd_models_list)
     sp = msub.add_parser("promote", help="make VERSION the champion and install its bundle in models/NAME/")
-    sp.add_argument("name", metavar="NAME", help="issue_type | sentiment")
+    sp.add_argument("name", metavar="NAME", help="issue_type | sentiment | emotion | a question model")
     sp.add_argument("version", metavar="VERSION")
     sp.add_argument("--models-dir")
     sp.add_argument("--config")

@@ -70,7 +70,7 @@ QUESTION_MODEL_PREFIX = "question_"  # the models of scorecard questions (pipeli
 
 
 def normalize_name(name: str) -> str:
-    from .train import MODEL_NAMES
+    from . import MODEL_NAMES  # the models the stage loads (issue_type, sentiment, emotion)
 
     n = name.replace("-", "_")
     if n not in MODEL_NAMES and not n.startswith(QUESTION_MODEL_PREFIX):
@@ -177,8 +177,8 @@ def compare_with_champion(result, models_dir: Path | None = None) -> dict[str, A
 
 
 def list_models() -> list[dict[str, Any]]:
-    """Every registered version of the two models, newest first, with its key metrics."""
-    from .train import MODEL_NAMES
+    """Every registered version of the stage's models, newest first, with its key metrics."""
+    from . import MODEL_NAMES
 
     _, client = _client()
     rows = []

@@ -57,6 +57,8 @@ def _tag_label_files(name: str, version: str, extra: list[dict]) -> None:
 
 
 def add_parser(tsub) -> None:
+    from ..models.cli import add_gold_training_options
+
     sp = tsub.add_parser("question", help="train the model that answers a scorecard question (docs/QUESTIONS.md)")
     sp.add_argument("question_id", metavar="ID", help="a rule of kind question in lexicons/rules.yaml, e.g. question.resolved, "
                                                       "or (with --database-url) a question added in the workbench")
@@ -68,10 +70,5 @@ def add_parser(tsub) -> None:
     sp.add_argument("--database-url", metavar="URL",
                     help="the workbench database (SQLAlchemy URL): people's answers read straight from it (as export-labels "
                          "writes them; --extra-labels may be given too), and the question itself when rules.yaml has no rule ID")
-    sp.add_argument("--C", help="inverse regularisation, comma-separated values are a CV grid (default 0.1,0.3,1,3)")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--run-name", help="MLflow run name")
-    sp.add_argument("--promote", action="store_true", help="also make it the champion and install it in models/")
-    sp.add_argument("--models-dir", help="where promotion installs the bundle (default: config paths.models)")
-    sp.add_argument("--config", help="YAML file overriding pipeline/defaults.yaml")
+    add_gold_training_options(sp, "0.1,0.3,1,3")
     sp.set_defaults(func=cmd_train_question)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import ConfigError
 from ..lexicons import SEVERITIES, Hit, LexiconSet, load_yaml_with_lines, strip_lines
+from ..models import TURN_MODEL_LABELS
 from ..schema import ROLES, Conversation
 from . import call, combine, phrase, pii, question, timing  # noqa: F401 — the kinds register themselves on import
 from .base import COMMON_KEYS, KIND_KEYS, KINDS, Rule, RuleContext, lexicon_names, register
@@ -183,11 +184,14 @@ def _validate_params(params: dict, where: str, lexicons: LexiconSet, config: dic
     if after is not None:
         if not isinstance(after, dict) or not ({"lexicon", "rule", "model"} & set(after)):
             raise ConfigError(f"{where}: after must name a 'lexicon', a 'rule' or a 'model' as its anchor")
-        if "model" in after:  # a customer turn the sentiment model labels `label` with ≥ min_confidence
-            if after["model"] != "sentiment":
-                raise ConfigError(f"{where}: after.model must be 'sentiment' (the per-turn model), got {after['model']!r}")
-            if after.get("label") not in ("negative", "neutral", "positive"):
-                raise ConfigError(f"{where}: after.label must be negative, neutral or positive, got {after.get('label')!r}")
+        if "model" in after:  # a customer turn a per-turn model labels `label` with ≥ min_confidence
+            if after["model"] not in TURN_MODEL_LABELS:
+                raise ConfigError(f"{where}: after.model must be one of the per-turn models {sorted(TURN_MODEL_LABELS)}, "
+                                  f"got {after['model']!r}")
+            labels = TURN_MODEL_LABELS[after["model"]]
+            if after.get("label") not in labels:
+                raise ConfigError(f"{where}: after.label of the {after['model']} model must be one of {', '.join(labels)}, "
+                                  f"got {after.get('label')!r}")
             after["min_confidence"] = config_value(config, after.get("min_confidence", 0.5), where)
             if isinstance(after["min_confidence"], bool) or not isinstance(after["min_confidence"], (int, float)) or not 0 <= after["min_confidence"] <= 1:
                 raise ConfigError(f"{where}: after.min_confidence must be a number between 0 and 1")

@@ -18,7 +18,7 @@ _SCOPE = {"lexicon", "role", "position", "after", "category_from_entry", "skip_w
 
 
 def _anchors(rule: Rule, ctx: RuleContext):
-    """(turn, hit) pairs that open a window: lexicon hits of a role, turns the sentiment model
+    """(turn, hit) pairs that open a window: lexicon hits of a role, turns a per-turn model
     labels ``after.label`` with at least ``after.min_confidence`` (both kinds, when both are
     given), or another rule's findings."""
     after = rule.params["after"]
@@ -40,11 +40,12 @@ def _anchors(rule: Rule, ctx: RuleContext):
 
 
 def _model_turns(ctx: RuleContext, after: dict) -> dict[int, Hit]:
-    """Turns the model labels ``after.label`` confidently enough, each as a whole-turn hit (so the
-    finding's evidence is the customer's turn and its entry says ``model:sentiment``). Without
-    a loaded model there are no predictions and no model anchors."""
+    """Turns the per-turn model ``after.model`` (its predictions ``turn_<model>``: sentiment, emotion)
+    labels ``after.label`` confidently enough, each as a whole-turn hit (so the finding's evidence is
+    the customer's turn and its entry says ``model:emotion``). Without a loaded model there are no
+    predictions and no model anchors."""
     out: dict[int, Hit] = {}
-    for p in ctx.conversation.predictions.get("turn_sentiment") or ():
+    for p in ctx.conversation.predictions.get(f"turn_{after['model']}") or ():
         conf = p.get("confidence")
         if p.get("label") == after["label"] and conf is not None and conf >= after["min_confidence"]:
             turn = ctx.conversation.turns[p["turn"]]

@@ -1,0 +1,169 @@
+"""The customer-emotion turn model (issue 10): people's turn labels on the gold dev chats, the model
+trained on them (dev only; test held out), the models stage's ``turn_emotion``, and empathy.missing
+anchoring on it beside the negative_emotion lexicon."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import make_conversation
+
+from pipeline.gold.labels import read_jsonl
+
+
+def _labels(path):
+    return {r["id"]: r for r in read_jsonl(path)}
+
+
+def test_turn_labels_are_what_both_readers_marked_plus_the_adjudication(repo):
+    """Every dev chat has one line; a turn both readers marked stands, a disputed turn is the
+    adjudicator's; only customer turns; agreement between the readers is recorded and high."""
+    gold = repo / "data" / "gold"
+    dev = {r["id"]: r for r in read_jsonl(gold / "dev.jsonl")}
+    final = _labels(gold / "emotion_turns.jsonl")
+    a = _labels(gold / "annotations" / "emotion_annotator_a.jsonl")
+    b = _labels(gold / "annotations" / "emotion_annotator_b.jsonl")
+    adj = _labels(gold / "annotations" / "emotion_adjudication.jsonl")
+    assert set(final) == set(dev) == set(a) == set(b)
+    assert set(adj) == {c for c in dev if set(a[c]["emotion_turns"]) != set(b[c]["emotion_turns"])}
+    marked = agree = turns = a_n = b_n = 0
+    for cid, r in dev.items():
+        sa, sb = set(a[cid]["emotion_turns"]), set(b[cid]["emotion_turns"])
+        decided = set(adj[cid]["emotion_turns"]) if cid in adj else set()
+        assert decided <= sa ^ sb  # the adjudicator decides only disputed turns
+        assert set(final[cid]["emotion_turns"]) == (sa & sb) | decided
+        customer = [i for i, t in enumerate(r["turns"]) if t["role"] == "customer"]
+        assert set(final[cid]["emotion_turns"]) <= set(customer)
+        marked += len(final[cid]["emotion_turns"])
+        for i in customer:
+            turns += 1
+            agree += (i in sa) == (i in sb)
+            a_n += i in sa
+            b_n += i in sb
+    pa, pb = a_n / turns, b_n / turns
+    expected = pa * pb + (1 - pa) * (1 - pb)
+    kappa = (agree / turns - expected) / (1 - expected)
+    assert kappa >= 0.8 and marked >= 300
+    readme = (gold / "README.md").read_text(encoding="utf-8")
+    assert f"{kappa:.2f}" in readme and str(marked) in readme
+
+
+def test_the_shipped_model_trained_on_dev_only_and_was_measured_on_the_test_chats(repo):
+    meta = json.loads((repo / "models" / "emotion" / "metadata.json").read_text(encoding="utf-8"))
+    data = meta["training_data"]
+    dev = read_jsonl(repo / "data" / "gold" / "dev.jsonl")
+    test = read_jsonl(repo / "data" / "gold" / "test.jsonl")
+    assert data["train_split"] == "dev" and data["test_split"] == "test"
+    assert data["train_chats"] == len(dev) and data["test_chats"] == len(test)
+    # the held-out figure: does any customer turn reach the threshold, against the readers' "emotion shown"
+    held = meta["held_out"]
+    assert held["n"] == len(test) and held["positives"] == sum(r["gold"]["empathy_missing"] is not None for r in test)
+    assert held["auc"] > 0.75 and meta["out_of_fold"]["auc"] > 0.8
+    assert meta["anchor_min_confidence"] == pytest.approx(0.85)
+
+
+def test_training_on_a_slice_then_the_stage_gives_scikit_learns_probabilities(tmp_path, repo, config):
+    """Train on a slice (dev 120 chats, test 40), install the bundle with its inference files, load it
+    the way inspection does: turn_emotion holds the fitted pipeline's probability of each turn's label."""
+    import shutil
+
+    from pipeline.ingest import Validator
+    from pipeline.models.emotion_training import LABELS_FILE, train_emotion
+    from pipeline.models.store import save_bundle, write_inference
+    from pipeline.run import Inspector
+
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    src = repo / "data" / "gold"
+    dev = read_jsonl(src / "dev.jsonl")[:120]
+    (gold / "dev.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in dev), encoding="utf-8")
+    (gold / "test.jsonl").write_text("\n".join((src / "test.jsonl").read_text(encoding="utf-8").splitlines()[:40]) + "\n",
+                                     encoding="utf-8")
+    labels = _labels(src / LABELS_FILE)
+    (gold / LABELS_FILE).write_text("".join(json.dumps(labels[r["id"]]) + "\n" for r in dev), encoding="utf-8")
+    result = train_emotion(gold, config, C_grid=(3.0,), log=lambda m: None)
+    meta = result.metadata
+    assert meta["training_data"]["train_chats"] == 120 and meta["training_data"]["test_chats"] == 40
+    assert meta["classes"] == ["emotion", "none"] and meta["features"] == "tokens+text-chars"
+    assert len(result.report["out_of_fold_scores"]) == meta["training_data"]["train_turns"]
+
+    models = tmp_path / "models"
+    for name in ("issue_type", "sentiment", "question_resolved"):
+        shutil.copytree(repo / "models" / name, models / name)
+    saved = save_bundle(result.model, meta, models / "emotion")
+    write_inference(models / "emotion", result.model, saved["sha256"])
+    assert (models / "emotion" / "inference.npz").exists()  # the fast path, no scikit-learn at inspection
+    inspector = Inspector({**config, "paths": {**config["paths"], "models": str(models)}})
+    assert inspector.versions["emotion_model"].startswith("emotion")
+    classes = [str(c) for c in result.model.classes_]
+    validator = Validator(config)
+    seen = 0
+    for r in dev[:10]:
+        conv = validator.validate({k: v for k, v in r.items() if k != "gold"})
+        inspector.inspect(conv)
+        for p in conv.predictions["turn_emotion"]:
+            row = result.model.predict_proba([conv.turns[p["turn"]].tokens])[0]  # the pipeline's own tokens
+            assert p["confidence"] == pytest.approx(max(row), abs=1e-4) and p["label"] == classes[int(row.argmax())]
+            seen += 1
+    assert seen > 20
+
+
+@pytest.mark.parametrize("text, fires", [
+    ("你们这效率也太低了吧", True),   # no negative_emotion entry matches: the model is the anchor
+    ("能不能快点啊!!", True),
+    ("请问这个什么时候发货", False),  # a plain question
+])
+def test_empathy_missing_anchors_on_the_emotion_model(inspector, text, fires):
+    conv = make_conversation([("agent", "您好，很高兴为您服务"), ("customer", text), ("agent", "好的，我帮您查一下"),
+                              ("agent", "已经在配送中了")], cid=f"emo-{text}")
+    assert not inspector.lexicons.match(inspector.normalizer.text(text), frozenset(["negative_emotion"]))
+    result = inspector.inspect(conv)
+    found = [f for f in result.findings if f.rule == "empathy.missing"]
+    assert bool(found) == fires
+    if fires:
+        assert found[0].entry == "model:emotion" and found[0].turn == 1
+
+
+def test_an_apology_in_the_window_answers_a_model_anchor_too(inspector):
+    conv = make_conversation([("agent", "您好，很高兴为您服务"), ("customer", "你们这效率也太低了吧"),
+                              ("agent", "非常抱歉给您带来不便，我马上帮您催")], cid="emo-apology")
+    assert not [f for f in inspector.inspect(conv).findings if f.rule == "empathy.missing"]
+
+
+def test_without_the_emotion_model_only_the_lexicon_anchors(tmp_path, repo, config):
+    """A models folder without emotion/: no turn_emotion, no model anchor — nothing invented."""
+    import shutil
+
+    from pipeline.run import Inspector
+
+    models = tmp_path / "models"
+    for name in ("issue_type", "sentiment", "question_resolved"):
+        shutil.copytree(repo / "models" / name, models / name)
+    ins = Inspector({**config, "paths": {**config["paths"], "models": str(models)}})
+    conv = make_conversation([("agent", "您好，很高兴为您服务"), ("customer", "你们这效率也太低了吧"), ("agent", "好的，我帮您查一下")],
+                             cid="emo-none")
+    result = ins.inspect(conv)
+    assert "turn_emotion" not in conv.predictions and result.versions["emotion_model"] is None
+    assert not [f for f in result.findings if f.rule == "empathy.missing"]
+
+
+def test_the_batched_path_gives_the_reference_probabilities(repo, config):
+    """proba_rows_batched (n-grams read as slices, one set of array operations per conversation) equals
+    the analyzer-over-the-whole-turn reference, per conversation as the stage calls it."""
+    import numpy as np
+
+    from pipeline.models import ModelsStage
+    from pipeline.models.features import TextPrep
+
+    fast = ModelsStage(repo / "models", config)._emotion
+    prep = TextPrep(config)
+    worst, turns = 0.0, 0
+    for r in read_jsonl(repo / "data" / "gold" / "test.jsonl")[:150]:
+        docs = [d for d in (prep.tokens(t["text"]) for t in r["turns"] if t["role"] == "customer") if d]
+        if docs:
+            a, b = np.array(fast.proba_rows_batched(docs)), np.array(fast.proba_rows_reference(docs))
+            worst = max(worst, float(np.abs(a - b).max()))
+            turns += len(docs)
+    assert turns > 1000 and worst <= 1e-12
