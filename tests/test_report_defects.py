@@ -198,11 +198,11 @@ def test_csat_satisfied_level_is_configured(runs, cfg):
 ])
 def test_change_is_judged_as_shown(key, kind, change, arrow, verdict, text):
     from pipeline.report.change import judge_change
-    from pipeline.report.html import _change
+    from pipeline.report.html_base import change_cell
 
     c = judge_change(key, kind, change)
     assert (c.arrow, c.verdict, c.text) == (arrow, verdict, text)
-    shown = _change(key, kind, change)
+    shown = change_cell(key, kind, change)
     assert text in shown and ("good" in shown) == (verdict == "good") and ("bad" in shown) == (verdict == "bad")
     assert ("▼" in shown or "▲" in shown) == bool(arrow)
 

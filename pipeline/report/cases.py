@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from statistics import median
 from typing import Any
 
+from .html_base import esc
+
 TYPICAL_CASES = 10  # 典型差评案例 listed
 
 
@@ -96,8 +98,6 @@ def read_cases(session, config: dict, now: datetime | None = None) -> dict[str, 
 
 
 def _rows(header: list[str], rows: list[list[Any]]) -> str:
-    from .html import esc
-
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -109,7 +109,6 @@ def _pct(x: float | None) -> str:
 
 def section_html(r: Any, charts: dict[str, bytes]) -> str:  # noqa: ARG001 — the renderers' signature
     from ..cases.reason import CLASSES
-    from .html import esc
 
     c = r.cases
     out = [f"<p class='small'>工作台中的差评案件共 {c['n']:,} 件(全库,不限本报告的运行),其中逾期 <b>{c['overdue']:,}</b> 件"

@@ -6,15 +6,11 @@ one section, so the review workbench can show the same views inside its own page
 
 from __future__ import annotations
 
-import base64
-import html
-import math
-from typing import Any, Callable
-
-import pandas as pd
+from typing import Callable
 
 from .cases import section_html as sec_cases  # 差评处理 (issue 19)
-from .change import judge_change
+from .html_base import CSS, agent_label, change_cell, esc, fmt, img, sparkline, status_cell, table
+from .html_seed import sec_seed, sec_summary
 from .measures import KPI_KINDS, KPI_LABELS, Report, report_targets
 
 SECTIONS = [
@@ -31,132 +27,6 @@ SECTIONS = [
     ("estimates", "缺陷率估计"),
     ("method", "口径说明"),
 ]
-CSS = """
-:root{--fg:#1f2933;--muted:#6b7785;--line:#e3e7ec;--bg:#f6f8fa;--good:#2f8a4a;--bad:#c0392b;--accent:#3b6fb6}
-*{box-sizing:border-box}
-body{margin:0;font-family:"Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Micro Hei","Microsoft YaHei","PingFang SC","Noto Sans",sans-serif;
-color:var(--fg);background:#fff;font-size:14px;line-height:1.5}
-header{background:#1f3a5f;color:#fff;padding:18px 28px}
-header h1{margin:0 0 4px;font-size:22px}
-header .sub{opacity:.85;font-size:13px}
-nav{position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line);padding:8px 28px;z-index:2}
-nav a{margin-right:18px;color:var(--accent);text-decoration:none;font-weight:600}
-main{padding:8px 28px 40px;max-width:1280px}
-section{margin-top:26px}
-h2{font-size:19px;border-left:4px solid var(--accent);padding-left:10px;margin:0 0 12px}
-h3{font-size:15px;margin:18px 0 8px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:10px}
-.card{border:1px solid var(--line);border-radius:8px;padding:10px 12px;background:var(--bg)}
-.card .label{color:var(--muted);font-size:12px}
-.card .value{font-size:22px;font-weight:700}
-.card .meta{font-size:11px;color:var(--muted)}
-.ok{color:var(--good);font-weight:600}.miss{color:var(--bad);font-weight:600}
-.up-good,.down-good{color:var(--good)}.up-bad,.down-bad{color:var(--bad)}
-.na{color:var(--muted)}
-table{border-collapse:collapse;margin:6px 0 14px;font-size:13px}
-th,td{border-bottom:1px solid var(--line);padding:4px 9px;text-align:right;white-space:nowrap}
-th{background:var(--bg);font-weight:600}
-td.t,th.t{text-align:left}
-td.t{white-space:normal;max-width:460px}
-svg.spark{vertical-align:middle}
-tr:nth-child(even) td{background:#fbfcfd}
-img.chart{display:block;max-width:100%;height:auto;margin:8px 0 14px;border:1px solid var(--line);border-radius:6px}
-.row{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
-.note{background:#fff8e6;border:1px solid #f0d9a0;border-radius:6px;padding:8px 12px;margin:8px 0;font-size:13px}
-.nodata{background:var(--bg);border:1px dashed #c5ccd4;border-radius:6px;padding:14px;color:var(--muted)}
-.small{font-size:12px;color:var(--muted)}
-details summary{cursor:pointer;color:var(--accent);margin:6px 0}
-footer{color:var(--muted);font-size:12px;padding:16px 28px;border-top:1px solid var(--line)}
-#summary .cards{grid-template-columns:repeat(5,minmax(150px,1fr))}
-#summary .card .value{font-size:20px}
-#summary .card .meta{min-height:16px}
-#summary .cols{display:grid;grid-template-columns:1fr 1fr;gap:18px;margin-top:10px}
-#summary ul{margin:4px 0;padding-left:20px}
-#summary li{margin:2px 0}
-#summary h3{margin:6px 0 4px}
-.card.missed{border-color:#e5b4ae;background:#fdf3f2}.card.met{border-color:#b9dcc3}
-"""
-
-
-def esc(v: Any) -> str:
-    return html.escape("" if v is None else str(v))
-
-
-def _isnum(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
-
-
-def fmt(v: Any, kind: str = "num", note: str = "") -> str:
-    """A number for people; a missing one is "—" (with why, on hover)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return f'<span class="na" title="{esc(note or "无数据")}">—</span>'
-    if kind == "pct":
-        return f"{v * 100:.1f}%"
-    if kind == "seconds":
-        return f"{v:.1f} s"
-    if kind == "score":
-        return f"{v:.1f}"
-    if kind in ("count", "int"):
-        return f"{int(round(v)):,}"
-    if kind == "ratio":
-        return f"{v:.2f}"
-    if kind == "p":
-        return "< 0.0001" if v < 0.0001 else f"{v:.4f}"
-    if _isnum(v):
-        return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
-    return esc(v)
-
-
-def _change(key: str, kind: str, change: float | None) -> str:
-    c = judge_change(key, kind, change)
-    if c is None:
-        return '<span class="na">—</span>'
-    if not c.arrow:
-        return f'<span class="flat">{c.text}</span>'
-    cls = f' class="{"up" if c.shown > 0 else "down"}-{c.verdict}"' if c.verdict else ""
-    return f"<span{cls}>{c.arrow} {c.text}</span>"
-
-
-def _status(met: bool | None, target: float | None, direction: str | None, kind: str) -> str:
-    if target is None:
-        return '<span class="na">—</span>'
-    sign = "≥" if direction == "min" else "≤"
-    t = fmt(target, kind)
-    if met is None:
-        return f'<span class="na">{sign} {t}</span>'
-    return f'<span class="{"ok" if met else "miss"}">{sign} {t} {"达标" if met else "未达标"}</span>'
-
-
-def img(charts: dict[str, bytes], name: str, alt: str) -> str:
-    png = charts.get(name)
-    if not png:
-        return ""
-    return f'<img class="chart" alt="{esc(alt)}" data-chart="{esc(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-
-
-def table(df: pd.DataFrame | None, cols: list[tuple[str, str, str | Callable]], limit: int | None = None) -> str:
-    """cols: (column, header, kind or a function(row) → html)."""
-    if df is None or len(df) == 0:
-        return '<div class="nodata">无数据</div>'
-    head = "".join(f'<th class="{"t" if (k == "text" or callable(k)) else ""}">{esc(h)}</th>' for _, h, k in cols)
-    body = []
-    rows = df.itertuples(index=False) if limit is None else df.head(limit).itertuples(index=False)
-    names = list(df.columns)
-    for tup in rows:
-        row = dict(zip(names, tup))
-        cells = []
-        for c, _, k in cols:
-            if callable(k):
-                cells.append(f'<td class="t">{k(row)}</td>')
-            elif k == "text":
-                cells.append(f'<td class="t">{esc(row.get(c))}</td>')
-            else:
-                cells.append(f"<td>{fmt(row.get(c), k)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    more = f'<div class="small">显示 {limit} / 共 {len(df)} 行</div>' if limit is not None and len(df) > limit else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
-
-
 # ------------------------------------------------------------------------------------------------
 def sec_kpi(r: Report, charts: dict[str, bytes]) -> str:
     cov = r.meta["coverage"]
@@ -168,7 +38,7 @@ def sec_kpi(r: Report, charts: dict[str, bytes]) -> str:
         )
     for m in r.kpis:
         denom = f"n = {m.n:,}" if m.kind != "count" else f"{r.meta['days']} 天 · {len(r.meta['runs'])} 个运行"
-        status = f"{_status(m.met, m.target, m.direction, m.kind)} · " if m.target is not None else ""
+        status = f"{status_cell(m.met, m.target, m.direction, m.kind)} · " if m.target is not None else ""
         why = f" · {esc(m.note)}" if m.value is None and m.note else ""
         cards.append(
             f'<div class="card" data-kpi="{esc(m.key)}"><div class="label">{esc(m.label)}</div>'
@@ -206,7 +76,7 @@ def sec_trends(r: Report, charts: dict[str, bytes]) -> str:
     for c in p["comparison"]:
         rows.append(
             f'<tr><td class="t">{esc(c["label"])}</td><td>{fmt(c["current"], c["kind"])}</td><td>{fmt(c["previous"], c["kind"])}</td>'
-            f'<td>{_change(c["key"], c["kind"], c["change"])}</td><td>{_status(c["met"], c["target"], c["direction"], c["kind"])}</td>'
+            f'<td>{change_cell(c["key"], c["kind"], c["change"])}</td><td>{status_cell(c["met"], c["target"], c["direction"], c["kind"])}</td>'
             f'<td>{c["n_current"]:,} / {c["n_previous"]:,}</td></tr>'
         )
     comp = ("<table><thead><tr><th class='t'>指标</th><th>本期</th><th>上期</th><th>变化</th><th>目标</th><th>n 本期 / 上期</th>"
@@ -245,39 +115,6 @@ def sec_trends(r: Report, charts: dict[str, bytes]) -> str:
             + f"<details><summary>每日明细</summary>{daily}</details>" + fc)
 
 
-def sparkline(values: list[float | None], w: int = 110, h: int = 20) -> str:
-    """An inline SVG line of ``values`` (None = a gap); the last point is marked."""
-    pts = [(i, v) for i, v in enumerate(values) if v is not None]
-    if len(pts) < 2:
-        return '<span class="na">—</span>'
-    lo, hi = min(v for _, v in pts), max(v for _, v in pts)
-    span = (hi - lo) or 1.0
-    n = max(len(values) - 1, 1)
-
-    def xy(i, v):
-        return f"{1 + i * (w - 4) / n:.1f},{h - 2 - (v - lo) / span * (h - 4):.1f}"
-
-    segs, cur = [], []
-    for i, v in enumerate(values):
-        if v is None:
-            if cur:
-                segs.append(cur)
-            cur = []
-        else:
-            cur.append(xy(i, v))
-    if cur:
-        segs.append(cur)
-    lines = "".join(f'<polyline points="{" ".join(sg)}" fill="none" stroke="#3b6fb6" stroke-width="1.3"/>' for sg in segs if len(sg) > 1)
-    dots = "".join(f'<circle cx="{sg[0].split(",")[0]}" cy="{sg[0].split(",")[1]}" r="1.3" fill="#3b6fb6"/>' for sg in segs if len(sg) == 1)
-    lx, ly = xy(*pts[-1]).split(",")
-    title = f"{lo:.1f} – {hi:.1f}"
-    return (f'<svg class="spark" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img"><title>{title}</title>{lines}{dots}'
-            f'<circle cx="{lx}" cy="{ly}" r="2" fill="#e07b39"/></svg>')
-
-
-def _agent_label(row) -> str:
-    return f"{esc(row.get('agent_name') or '')} <span class='small'>{esc(row.get('agent_id'))}</span>"
-
 
 def _score_interval(row) -> str:
     return f"{fmt(row.get('score_lo'), 'score')} – {fmt(row.get('score_hi'), 'score')}"
@@ -291,7 +128,7 @@ def _reference(row) -> str:
     return f"{esc(row.get('reference') or '')} {fmt(row.get('reference_rate'), 'pct')}"
 
 
-TRAINING_COLS = [("agent_id", "坐席", _agent_label), ("agent_team", "团队", "text"), ("item", "扣分项", "text"),
+TRAINING_COLS = [("agent_id", "坐席", agent_label), ("agent_team", "团队", "text"), ("item", "扣分项", "text"),
                  ("hits", "命中会话", "count"), ("conversations", "会话", "count"), ("rate", "坐席命中率 [95% Wilson 区间]", _rate_interval),
                  ("reference_rate", "参照命中率(不含该坐席)", _reference), ("q_value", "q 值(BH)", "p"), ("p_value", "p 值", "p")]
 
@@ -308,9 +145,9 @@ def sec_agents(r: Report, charts: dict[str, bytes]) -> str:
             top_items[agent] = "; ".join(parts)
     agents = r.agents.assign(top=r.agents["agent_id"].map(lambda a: top_items.get(a, "")))
     agent_cols = [
-        ("rank", "排名", "int"), ("agent_id", "坐席", _agent_label), ("agent_team", "团队", "text"), ("conversations", "会话", "count"),
+        ("rank", "排名", "int"), ("agent_id", "坐席", agent_label), ("agent_team", "团队", "text"), ("conversations", "会话", "count"),
         ("avg_score", "平均分", "score"), ("score_lo", "95% 区间", _score_interval), ("trend", "走势", lambda row: sparkline(row.get("trend") or [])),
-        ("score_change", "本期较上期", lambda row: _change("avg_score", "score", row.get("score_change"))),
+        ("score_change", "本期较上期", lambda row: change_cell("avg_score", "score", row.get("score_change"))),
         ("fatal", "红线", "count"), ("first_response_sla_compliance", "首响达标率", "pct"), ("bad_rating_rate", "差评率", "pct"),
         ("complaint_risk_rate", "投诉风险率", "pct"), ("top", "最常见扣分项(⚑ 培训需求)", lambda row: row.get("top") or ""),
     ]
@@ -445,7 +282,7 @@ def sec_bad(r: Report, charts: dict[str, bytes]) -> str:
                                      ("backed_by_findings", "评语有质检佐证", "pct"), ("top_keywords", "常见关键词", kws)])
     classes = [c for c in b["classes"] if c in b["by_agent"].columns]
     agent = b["by_agent"].reset_index()
-    agent_cols = [("agent_id", "坐席", _agent_label), ("conversations", "会话", "count"), ("total", "差评", "count")] + [
+    agent_cols = [("agent_id", "坐席", agent_label), ("conversations", "会话", "count"), ("total", "差评", "count")] + [
         (c, c, "count") for c in classes]
     team = b["by_team"].reset_index()
     team_cols = [("agent_team", "团队", "text"), ("total", "差评", "count")] + [(c, c, "count") for c in classes if c in team.columns]
@@ -488,143 +325,6 @@ def sec_method(r: Report, charts: dict[str, bytes]) -> str:
     ]
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
-
-def _short(note: str, limit: int = 60) -> str:
-    return note if len(note) <= limit else note[: limit - 1] + "…"
-
-
-def _q(v) -> str:
-    shown = fmt(v, "p")
-    return shown if shown.startswith(("<", "&lt;")) else f"= {shown}"
-
-
-def sec_summary(r: Report, charts: dict[str, bytes]) -> str:
-    """The executive summary (kpis.executive_summary): one screen — KPIs vs targets, what got worse, what needs action."""
-    s = r.summary or {}
-    tiles = []
-    for t in s.get("tiles", []):
-        state = "" if t["met"] is None else (" met" if t["met"] else " missed")
-        if t["value"] is None:
-            meta = f'<span class="na" title="{esc(t["note"])}">{esc(_short(t["note"] or "无数据"))}</span>'
-        elif t["target"] is not None:
-            meta = _status(t["met"], t["target"], t["direction"], t["kind"])
-        else:
-            meta = '<span class="na">无目标</span>'
-        value = "无数据" if t["value"] is None else fmt(t["value"], t["kind"])
-        tiles.append(f'<div class="card{state}" data-summary="{esc(t["key"])}"><div class="label">{esc(t["label"])}</div>'
-                     f'<div class="value">{value}</div><div class="meta">{meta}</div></div>')
-    cur, prev = s.get("period"), s.get("previous")
-    span = f"本期 {cur[0]} – {cur[1]},对比上期 {prev[0]} – {prev[1]}" if cur and prev else "没有写明日期的会话,无期间对比"
-    worse = [f'<li>{esc(c["label"])}:{fmt(c["previous"], c["kind"])} → {fmt(c["current"], c["kind"])} '
-             f'<span class="up-bad">{esc(c["shown"])}</span></li>' for c in s.get("worse", [])]
-    worse_html = "<ul>" + "".join(worse) + "</ul>" if worse else '<p class="small">本期没有变差的指标(或没有上期可比)。</p>'
-    act = []
-    if s.get("missed"):
-        act.append(f"<li>未达标:{esc('、'.join(s['missed']))}</li>")
-    for c in s.get("coach", []):
-        act.append(f"<li>辅导 {esc(c['agent_name'] or '')}({esc(c['agent_id'])},{esc(c['agent_team'] or '无团队')}):{esc(c['item'])} "
-                   f"命中率 {fmt(c['rate'], 'pct')},参照 {fmt(c['reference_rate'], 'pct')}(q {_q(c['q_value'])})</li>")
-    if not s.get("coach"):
-        act.append('<li class="na">没有显著高于参照的坐席 × 扣分项(培训需求)</li>')
-    if s.get("items"):
-        act.append("<li>最常见的扣分项:" + esc("、".join(f"{i['item']} {i['rate'] * 100:.1f}%" for i in s["items"])) + "</li>")
-    if s.get("caused_complaints"):
-        act.append(f"<li>坐席引发的投诉 {s['caused_complaints']:,} 起(见 种子指标 · 投诉案例)</li>")
-    pend = s.get("pending_disputes")
-    if pend and pend["count"]:
-        age = f",最久 {pend['max_age_days']:.1f} 天" if pend.get("max_age_days") is not None else ""
-        act.append(f"<li>待处理的申诉 / 争议 {pend['count']:,} 起{age}</li>")
-    return (f'<p class="small">{esc(span)}。目标来自 report.targets;「无数据」注明原因,从不以 0 或估计值代替。</p>'
-            f'<div class="cards">{"".join(tiles)}</div>'
-            f'<div class="cols"><div><h3>变差最多</h3>{worse_html}</div>'
-            f'<div><h3>需要行动</h3><ul>{"".join(act)}</ul></div></div>')
-
-
-def _seed_value(k) -> str:
-    return fmt(k.value, k.kind, k.note) if k.value is not None else '<span class="na">无数据</span>'
-
-
-def sec_seed(r: Report, charts: dict[str, bytes]) -> str:
-    """Every KPI the seeds ask for (kpis.seed_kpis): value, target, formula, seed and source; then the details."""
-    seed = r.seed or {}
-    rows = []
-    for k in seed.get("rows", []):
-        status = _status(k.met, k.target, k.direction, k.kind) if k.target is not None else '<span class="na">—</span>'
-        rows.append(f'<tr data-kpi="{esc(k.key)}"><td class="t">{esc(k.label)}</td><td>{_seed_value(k)}</td><td>{status}</td>'
-                    f'<td>{k.n:,}</td><td class="t">{esc(k.formula)}</td><td class="t">{esc(k.seed)}</td>'
-                    f'<td class="t">{esc(k.source)}</td><td class="t">{esc(k.note)}</td></tr>')
-    table_html = ("<table><thead><tr><th class='t'>指标</th><th>值</th><th>目标</th><th>n</th><th class='t'>口径</th>"
-                  "<th class='t'>依据</th><th class='t'>数据来源</th><th class='t'>说明</th></tr></thead>"
-                  f"<tbody>{''.join(rows)}</tbody></table>")
-    out = [table_html]
-    # peak hours
-    hours = seed.get("peak_hours")
-    out.append("<h3>各时段首次响应(高峰时段)</h3>")
-    if hours is not None and len(hours):
-        h = hours.assign(hour_label=hours["hour"].map(lambda x: f"{int(x):02d}:00–{int(x):02d}:59"),
-                         peak_label=hours["peak"].map(lambda v: "高峰" if v else ""))
-        out.append(table(h, [("hour_label", "时段", "text"), ("peak_label", "", "text"), ("conversations", "会话", "count"),
-                             ("first_response_n", "有首响计时", "count"), ("first_response_mean", "首响均值", "seconds"),
-                             ("first_response_p90", "首响 P90", "seconds"), ("first_response_sla_compliance", "首响达标率", "pct"),
-                             ("over_sla_rate", "超时工单占比", "pct")]))
-    else:
-        out.append('<div class="nodata">无数据:没有写明开始时间的会话</div>')
-    # complaint cases
-    cases = seed.get("complaint_cases")
-    shown = int(seed.get("cases_shown", 50))
-    out.append("<h3>投诉案例</h3><p class='small'>会话中的投诉证据已脱敏;评语原文不展示,只展示命中的投诉关键词。"
-               "坐席引发 = 同一会话有 complaint.caused(投诉且坐席有服务忌语或未安抚)。</p>")
-    out.append(table(cases, [("id", "会话", "text"), ("day", "日期", "text"), ("agent_id", "坐席", _agent_label),
-                             ("agent_team", "团队", "text"), ("channel", "渠道", "text"), ("source", "投诉见于", "text"),
-                             ("evidence", "会话证据(脱敏)", "text"), ("comment_keywords", "评语关键词", "text"),
-                             ("rating_score", "评分", "int"), ("caused", "坐席引发", "text"), ("score", "得分", "score")], limit=shown)
-               if cases is not None and len(cases) else '<div class="nodata">没有投诉信号的会话</div>')
-    # same period
-    sp = seed.get("same_period") or {}
-    out.append("<h3>同期对比(去年同期)</h3>")
-    if sp.get("available"):
-        srows = "".join(
-            f'<tr><td class="t">{esc(c["label"])}</td><td>{fmt(c["current"], c["kind"])}</td><td>{fmt(c["last_year"], c["kind"])}</td>'
-            f'<td>{_change(c["key"], c["kind"], c["change"])}</td><td>{_status(c["met"], c["target"], c["direction"], c["kind"])}</td></tr>'
-            for c in sp["rows"])
-        out.append(f"<p class='small'>本期 {sp['current'][0]} – {sp['current'][1]} 对比去年同期 {sp['last_year'][0]} – {sp['last_year'][1]};"
-                   f"{esc(sp['note'])}。按日汇总合并(分位数无法合并,不列)。</p>"
-                   "<table><thead><tr><th class='t'>指标</th><th>本期</th><th>去年同期</th><th>变化</th><th>目标</th></tr></thead>"
-                   f"<tbody>{srows}</tbody></table>")
-    else:
-        out.append(f'<div class="nodata">{esc(sp.get("note", "无数据"))}</div>')
-    # workbench
-    wb = seed.get("workbench")
-    out.append("<h3>人工复核(工作台)</h3>")
-    if not wb:
-        out.append('<div class="nodata">没有连接工作台数据库:用 --database-url 或 --workbench 给出,即可显示抽检率、申诉与争议、'
-                   '质检员工作量与一致性(只读)。</div>')
-    else:
-        out.append(f"<p class='small'>工作台中有本报告会话 {wb['in_workbench']:,} / {wb['inspected']:,} 个。</p>")
-        out.append("<h4>人工抽检率(按团队)</h4>" + table(wb["sampling_by_team"], [
-            ("team", "团队", "text"), ("inspected", "质检会话", "count"), ("reviewed", "人工复核", "count"), ("rate", "抽检率", "pct")]))
-        out.append("<h4>申诉与争议(双人复核、主管签核)</h4>" + table(wb["disputes"], [
-            ("kind", "类型", "text"), ("raised", "提出", "count"), ("open", "待第二轮复核", "count"), ("awaiting_sign_off", "待签核", "count"),
-            ("upheld", "维持", "count"), ("overturned", "改判", "count"), ("overturn_rate", "改判率", "pct"),
-            ("pending_age_median_days", "待处理天数中位", "score"), ("pending_age_max_days", "待处理最久(天)", "score"),
-            ("sign_off_median_days", "签核用时中位(天)", "score")]))
-        out.append("<h4>质检员工作量与一致性</h4>" + table(wb["inspectors"], [
-            ("reviewer", "账号", "text"), ("name", "姓名", "text"), ("first_reviews", "首轮复核", "count"),
-            ("second_reviews", "第二轮复核", "count"), ("open_items", "手上待复核", "count"),
-            ("mean_abs_diff", "与机器分平均差", "score"), ("within_tolerance", "差距在容差内", "pct"),
-            ("disputed", "被申诉/争议", "count"), ("overturned", "被改判", "count"), ("overturn_rate", "被改判率", "pct")]))
-        c = wb["consistency"]
-        out.append(f"<p>质检员之间:{c['conversations']:,} 个争议会话、{c['findings']:,} 条发现的两轮判定一致 {fmt(c['agreement'], 'pct')},"
-                   f"Cohen κ {fmt(c['kappa'], 'ratio')};两轮评分平均差 {fmt(c['score_mean_abs_diff'], 'score')} 分,"
-                   f"相差 ≤ {c['tolerance']:g} 分 {fmt(c['score_within_tolerance'], 'pct')}。</p>")
-        sa = wb.get("score_agreement") or {}
-        out.append(f"<p>机器与人工(工作台全库的计入复核,与「一致性」页相同):{int(sa.get('n') or 0):,} 个会话,平均绝对差 "
-                   f"{fmt(sa.get('mean_abs_diff'), 'score')} 分,相差 ≤ {sa.get('tolerance', 5):g} 分 {fmt(sa.get('within_tolerance'), 'pct')},"
-                   f"等级一致 {fmt(sa.get('grade_agreement'), 'pct')}。</p>")
-        out.append(table(wb["rule_precision"], [("rule", "规则", "text"), ("n", "已判定", "count"), ("confirmed", "确认", "count"),
-                                                ("rejected", "驳回", "count"), ("precision", "精确率", "pct"),
-                                                ("ci_low", "下限", "pct"), ("ci_high", "上限", "pct"), ("missed", "补充", "count")]))
-    return "".join(out)
 
 
 RENDERERS: dict[str, Callable[[Report, dict[str, bytes]], str]] = {
