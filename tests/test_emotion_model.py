@@ -124,6 +124,7 @@ def test_empathy_missing_anchors_on_the_emotion_model(inspector, text, fires):
     assert bool(found) == fires
     if fires:
         assert found[0].entry == "model:emotion" and found[0].turn == 1
+        assert found[0].value == conv.predictions["turn_emotion"][0]["confidence"] >= 0.85  # how sure the model was
 
 
 def test_an_apology_in_the_window_answers_a_model_anchor_too(inspector):

@@ -144,5 +144,16 @@ def absent(rule: Rule, ctx: RuleContext) -> list[Finding]:
         judged.update(window)
         earlier = _lookback(rule, ctx, anchor_turn)
         if not any(t in by_turn for t in (*earlier, *window)):
-            found.append(rule.finding(ctx, anchor_turn, anchor_hit, window=len(window)))
+            by_model = anchor_hit is not None and anchor_hit.entry.lexicon == "model"
+            score = _model_score(ctx, rule.params["after"], anchor_turn) if by_model else None
+            found.append(rule.finding(ctx, anchor_turn, anchor_hit, window=len(window), **({"value": score} if score is not None else {})))
     return found
+
+
+def _model_score(ctx: RuleContext, after: dict, turn: int) -> float | None:
+    """The per-turn model's probability for the turn a finding is anchored on: the finding's ``value``,
+    so a reviewer sees how sure the model was."""
+    for p in ctx.conversation.predictions.get(f"turn_{after['model']}") or ():
+        if p.get("turn") == turn:
+            return p.get("confidence")
+    return None
