@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from pipeline.cases import reason
 from pipeline.cases.evaluate import EvaluationError, evaluate_reasons, figures, format_figures
+from pipeline.cases.export import EXPORT_COLUMNS, export_rows
 from pipeline.cli import main
 from pipeline.workbench.db import AuditEntry, Case, CaseNotice, Conversation, WebhookDelivery
 
@@ -261,7 +262,7 @@ def test_import_matches_by_id_then_customer_and_time_and_keeps_the_unmatched(db_
             ts = s.scalar(select(Case).where(Case.key == "import:投诉电话:TS-3"))
             assert ts.conversation_id is None and ts.source == "complaint" and ts.agent_id == "A001"
             assert ts.suggested_reason == "其他"
-            rows = service.export_rows(service.list_cases(s))
+            rows = export_rows(service.list_cases(s))
             assert all("13812345678" not in r["review_text"] for r in rows)  # an export leaves the app masked
     finally:
         engine.dispose()
@@ -348,7 +349,7 @@ def test_cases_list_and_export_from_the_command_line(db_url, cfg, workbench_run_
     assert main(["cases", "export", "--out", str(tmp_path / "cases.csv"), *args]) == 0
     with open(tmp_path / "cases.csv", encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == total and list(rows[0]) == list(service.EXPORT_COLUMNS)
+    assert len(rows) == total and list(rows[0]) == list(EXPORT_COLUMNS)
     assert all("13812345678" not in r["review_text"] for r in rows)
     assert main(["cases", "export", "--format", "jsonl", "--agent", "A999", *args]) == 0
     got = [json.loads(l) for l in capsys.readouterr().out.splitlines()]

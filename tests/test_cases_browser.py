@@ -1,7 +1,7 @@
 """One 差评 case in a real browser, from the notice to 回访 and closure (issue 19): Debian's chromium
 driven by Playwright against ``zhijian serve`` (the harness of tests/test_workbench_browser.py).
 
-A third-party review of a conversation of agent A010 is imported (``service.import_reviews``, what
+A third-party review of a conversation of agent A010 is imported (``importing.import_reviews``, what
 ``zhijian cases import`` runs); the agent sees the badge and the case in 我的差评, reads the suggested
 reason with its evidence and the transcript, writes the 情况说明; the supervisor investigates (a note,
 a customer contact), sets the responsibility and the confirmed reason, adds an apology (owned by the
@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from test_workbench_browser import Person, browser, server, shots  # noqa: F401 — fixtures
 
-from pipeline.cases import service
+from pipeline.cases import importing
 from pipeline.workbench.db import AuditEntry, Case, Conversation
 
 
@@ -27,7 +27,7 @@ def _import_review(server, tmp_path) -> int:
         path = tmp_path / "reviews.jsonl"
         path.write_text('{"ref": "TM-20261205-01", "source": "天猫", "conversation_id": "%s", "rating": 1, '
                         '"text": "客服态度敷衍,问了半天也没解决,我的电话 13812345678"}\n' % conv.ext_id, encoding="utf-8")
-        summary = service.import_reviews(s, path, server["config"])
+        summary = importing.import_reviews(s, path, server["config"])
         s.commit()
         assert summary.opened == 1 and summary.matched_by_id == 1
         return s.scalar(select(Case.id).where(Case.key == "import:天猫:TM-20261205-01"))

@@ -68,18 +68,18 @@ def _export(args) -> int:
     import csv
     import json
 
-    from . import service
+    from . import export
 
     config, factory = _open(args)
     with factory() as session:
-        rows = service.export_rows(_rows(args, session))
+        rows = export.export_rows(_rows(args, session))
     out = open(args.out, "w", encoding="utf-8-sig" if args.format == "csv" else "utf-8", newline="") if args.out else sys.stdout
     try:
         if args.format == "jsonl":
             for r in rows:
                 out.write(json.dumps(r, ensure_ascii=False) + "\n")
         else:
-            w = csv.DictWriter(out, fieldnames=list(service.EXPORT_COLUMNS))
+            w = csv.DictWriter(out, fieldnames=list(export.EXPORT_COLUMNS))
             w.writeheader()
             w.writerows(rows)
     finally:
@@ -91,11 +91,11 @@ def _export(args) -> int:
 
 
 def _import(args) -> int:
-    from . import notify, service
+    from . import importing, notify
 
     config, factory = _open(args)
     with factory() as session:
-        s = service.import_reviews(session, args.file, config)
+        s = importing.import_reviews(session, args.file, config)
         session.commit()
         sent = notify.deliver_pending(session, config)
     for e in s.errors:

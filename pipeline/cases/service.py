@@ -19,13 +19,7 @@ commits here.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import and_, false, func, or_, select, true
@@ -347,97 +341,6 @@ def link(session: Session, case: Case, conv: Conversation, actor: User | None = 
     audit.record(session, actor, "case.link", "cases", case.id, None, {"conversation": conv.ext_id, "suggested_reason": s.reason})
 
 
-# --------------------------------------------------------------------------- import
-
-
-@dataclass
-class ImportSummary:
-    rows: int = 0
-    opened: int = 0
-    existing: int = 0
-    matched_by_id: int = 0
-    matched_by_customer: int = 0
-    unmatched: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-IMPORT_FIELDS = ("ref", "source", "conversation_id", "customer_id", "agent_id", "at", "rating", "text")
-
-
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """CSV (UTF-8, with a header) or JSONL rows of third-party reviews and complaints."""
-    p = Path(path)
-    if not p.exists():
-        raise CaseError(f"找不到文件 {p}")
-    if p.suffix.lower() in (".jsonl", ".json"):
-        from ..config import ConfigError
-        from ..gold.labels import read_jsonl
-
-        try:
-            return read_jsonl(p)
-        except ConfigError as e:
-            raise CaseError(f"{p} 有一行不是 JSON:{e}") from None
-    return list(csv.DictReader(io.StringIO(p.read_text(encoding="utf-8-sig"))))
-
-
-def _match_by_customer(session: Session, customer_id: str, at: datetime, window_h: float) -> Conversation | None:
-    """The customer's latest conversation started within ``window_h`` hours before the review (or up to an
-    hour after: clocks differ)."""
-    best, best_gap = None, None
-    for conv in session.scalars(select(Conversation).where(Conversation.customer_id == customer_id)):
-        if not conv.started_at:
-            continue
-        try:
-            started = parse_time(conv.started_at, "started_at")
-        except CaseError:
-            continue
-        gap = (at - started).total_seconds() / 3600
-        if -1 <= gap <= window_h and (best_gap is None or abs(gap) < best_gap):
-            best, best_gap = conv, abs(gap)
-    return best
-
-
-def import_reviews(session: Session, path: str | Path, config: dict, actor: User | None = None) -> ImportSummary:
-    """``zhijian cases import FILE``: one case per row (key ``import:<source>:<ref>``; importing twice opens
-    nothing new). Columns: ref (the platform's id of the review; else a hash of the row), source (天猫,
-    微博, 投诉电话…), conversation_id, customer_id, agent_id, at (ISO-8601), rating, text. Matched to a
-    conversation by conversation_id, else by customer_id and time (``cases.match_window_h``); unmatched
-    rows are kept as cases without a transcript."""
-    window = float(settings(config)["match_window_h"])
-    out = ImportSummary()
-    for n, row in enumerate(read_rows(path), 1):
-        out.rows += 1
-        row = {k: (str(v).strip() if v is not None else "") for k, v in row.items() if k}
-        if not row.get("text") and not row.get("rating") and not row.get("conversation_id"):
-            out.errors.append(f"第 {n} 行:没有评价内容、评分或会话编号,已跳过")
-            continue
-        try:
-            at = parse_time(row["at"], f"第 {n} 行的 at") if row.get("at") else utcnow()
-            rating = float(row["rating"]) if row.get("rating") else None
-        except (CaseError, ValueError) as e:
-            out.errors.append(f"第 {n} 行:{e}")
-            continue
-        conv = None
-        if row.get("conversation_id"):
-            conv = session.scalar(select(Conversation).where(Conversation.ext_id == row["conversation_id"]))
-            out.matched_by_id += conv is not None
-        elif row.get("customer_id"):
-            conv = _match_by_customer(session, row["customer_id"], at, window)
-            out.matched_by_customer += conv is not None
-        out.unmatched += conv is None
-        source = row.get("source") or "外部"
-        ref = row.get("ref") or hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-        kind = "complaint" if "投诉" in source else "import"
-        case, created = open_case(session, config, key=f"import:{source}:{ref}"[:200], source=kind, received_at=at,
-                                  conversation=conv, conversation_ext_id=row.get("conversation_id") or None,
-                                  agent_id=row.get("agent_id") or None, customer_id=row.get("customer_id") or None,
-                                  rating_score=rating, review_text=row.get("text") or None, channel=source, external_ref=ref,
-                                  actor=actor)
-        out.opened += created
-        out.existing += not created
-    return out
-
-
 # --------------------------------------------------------------------------- the workflow
 
 
@@ -615,33 +518,3 @@ def mark_read(session: Session, case: Case, user: User) -> None:
     for n in session.scalars(select(CaseNotice).where(CaseNotice.case_id == case.id, CaseNotice.user_id == user.id,
                                                       CaseNotice.read_at.is_(None))):
         n.read_at = utcnow()
-
-
-# --------------------------------------------------------------------------- export
-
-
-EXPORT_COLUMNS = ("case_id", "state", "state_label", "overdue", "source", "channel", "agent_id", "team", "conversation_id",
-                  "rating", "received_at", "suggested_reason", "confirmed_reason", "responsibility", "account_at",
-                  "apology_at", "follow_up_result", "closed_at", "account_due", "apology_due", "close_due", "review_text")
-
-
-def export_rows(rows: list[tuple[Case, list[str]]]) -> list[dict[str, Any]]:
-    """One dict per case for CSV / JSONL; the review text masked (a file leaves the app)."""
-    from ..privacy import mask_free_text
-
-    def t(v):
-        return aware(v).isoformat() if v is not None else ""
-
-    out = []
-    for c, late in rows:
-        out.append({"case_id": c.id, "state": c.state, "state_label": STATE_LABELS[c.state], "overdue": "、".join(late),
-                    "source": c.source, "channel": c.channel or "", "agent_id": c.agent_id or "", "team": c.team or "",
-                    "conversation_id": c.conversation_ext_id or "", "rating": "" if c.rating_score is None else c.rating_score,
-                    "received_at": t(c.received_at), "suggested_reason": c.suggested_reason or "",
-                    "confirmed_reason": c.confirmed_reason or "",
-                    "responsibility": "、".join(RESPONSIBILITY_LABELS[r] for r in (c.responsibility or [])),
-                    "account_at": t(c.account_at), "apology_at": t(c.apology_at),
-                    "follow_up_result": FOLLOW_UP_LABELS.get(c.follow_up_result or "", ""), "closed_at": t(c.closed_at),
-                    "account_due": t(c.account_due), "apology_due": t(c.apology_due), "close_due": t(c.close_due),
-                    "review_text": mask_free_text(c.review_text) if c.review_text else ""})
-    return out
