@@ -120,11 +120,11 @@ def cmd_train_emotion(args) -> int:
 
 
 def cmd_models_list(args) -> int:
-    from . import tracking
+    from . import MODEL_NAMES, tracking
 
     rows = tracking.list_models()
     models_dir = _models_dir(args)
-    for name in ("issue_type", "sentiment"):
+    for name in MODEL_NAMES:
         meta = tracking.installed(models_dir, name)
         where = models_dir / name
         if meta:
