@@ -163,12 +163,8 @@ class ModelsStage:
             classes = fast.classes
             customer = [t for t in turns if t.role == "customer"]
             with_text = [t for t in customer if t.tokens]
-            proba_rows = fast.proba_rows_reference if self.reference else fast.proba_rows
-            probs = proba_rows([t.tokens for t in with_text]) if with_text else []
-            by_turn = {}
-            for t, p in zip(with_text, probs):
-                top = max(p)
-                by_turn[t.index] = {"turn": t.index, "label": classes[p.index(top)], "confidence": round(top, 4)}
+            probs = self._proba_rows(fast, with_text)
+            by_turn = {row["turn"]: row for row in _turn_labels(classes, with_text, probs)}
             preds["turn_sentiment"] = [by_turn.get(t.index) or {"turn": t.index, "label": None, "confidence": None} for t in customer]
             end = by_turn[with_text[-1].index]["label"] if with_text else None
             if probs:
@@ -183,17 +179,21 @@ class ModelsStage:
             else:
                 preds["sentiment"] = None  # no customer text: nothing to judge
         if self._emotion is not None:
-            preds["turn_emotion"] = self._turn_labels(self._emotion, [t for t in turns if t.role == "customer" and t.tokens])
+            with_text = [t for t in turns if t.role == "customer" and t.tokens]
+            preds["turn_emotion"] = _turn_labels(self._emotion.classes, with_text, self._proba_rows(self._emotion, with_text))
         return conversation
 
-    def _turn_labels(self, fast, turns) -> list[dict[str, Any]]:
-        """Each turn's most probable label and its probability."""
+    def _proba_rows(self, fast, turns) -> list[list[float]]:
+        """The per-turn model's probabilities for ``turns`` (the reference path when asked)."""
         if not turns:
             return []
-        classes = fast.classes
-        rows = (fast.proba_rows_reference if self.reference else fast.proba_rows)([t.tokens for t in turns])
-        out = []
-        for t, p in zip(turns, rows):
-            top = max(p)
-            out.append({"turn": t.index, "label": classes[p.index(top)], "confidence": round(top, 4)})
-        return out
+        return (fast.proba_rows_reference if self.reference else fast.proba_rows)([t.tokens for t in turns])
+
+
+def _turn_labels(classes: list[str], turns, probs: list[list[float]]) -> list[dict[str, Any]]:
+    """Each turn's most probable label and its probability: ``turn_sentiment`` / ``turn_emotion`` rows."""
+    out = []
+    for t, p in zip(turns, probs):
+        top = max(p)
+        out.append({"turn": t.index, "label": classes[p.index(top)], "confidence": round(top, 4)})
+    return out

@@ -18,14 +18,14 @@ _SCOPE = {"lexicon", "role", "position", "after", "category_from_entry", "skip_w
 
 
 def _anchors(rule: Rule, ctx: RuleContext):
-    """(turn, hit) pairs that open a window: lexicon hits of a role, turns a per-turn model
+    """(turn, hit, score) triples that open a window: lexicon hits of a role, turns a per-turn model
     labels ``after.label`` with at least ``after.min_confidence`` (both kinds, when both are
-    given), or another rule's findings."""
+    given; ``score`` is the model's probability, else None), or another rule's findings."""
     after = rule.params["after"]
     if "rule" in after:
         for f in ctx.fired.get(after["rule"], []):
             if f.turn is not None:
-                yield f.turn, None
+                yield f.turn, None, None
         return
     by_model = _model_turns(ctx, after) if "model" in after else {}
     by_turn = ctx.hits_by_turn(after["lexicon"]) if "lexicon" in after else {}
@@ -34,12 +34,12 @@ def _anchors(rule: Rule, ctx: RuleContext):
     for t in ctx.turns_of(after.get("role", "any")):
         hits = by_turn.get(t)
         if hits:
-            yield t, hits[0]  # one anchor per turn
+            yield t, hits[0], None  # one anchor per turn
         elif t in by_model:
-            yield t, by_model[t]
+            yield t, *by_model[t]
 
 
-def _model_turns(ctx: RuleContext, after: dict) -> dict[int, Hit]:
+def _model_turns(ctx: RuleContext, after: dict) -> dict[int, tuple[Hit, float]]:
     """Turns the per-turn model ``after.model`` (its predictions ``turn_<model>``: sentiment, emotion)
     labels ``after.label`` confidently enough, each as a whole-turn hit (so the finding's evidence is
     the customer's turn and its entry says ``model:emotion``). Without a loaded model there are no
@@ -50,7 +50,7 @@ def _model_turns(ctx: RuleContext, after: dict) -> dict[int, Hit]:
         if p.get("label") == after["label"] and conf is not None and conf >= after["min_confidence"]:
             turn = ctx.conversation.turns[p["turn"]]
             entry = Entry(id=f"model:{after['model']}", lexicon="model", category="", source=f"{after['model']} model")
-            out[p["turn"]] = Hit(entry, 0, len(turn.norm), turn.norm)
+            out[p["turn"]] = Hit(entry, 0, len(turn.norm), turn.norm), conf
     return out
 
 
@@ -82,7 +82,7 @@ def phrase(rule: Rule, ctx: RuleContext) -> list[Finding]:
     if not by_turn:
         return []  # no hit of the lexicon anywhere in the conversation
     if "after" in rule.params:
-        turns = sorted({t for a, _ in _anchors(rule, ctx) for t in _window(rule, ctx, a)})
+        turns = sorted({t for a, *_ in _anchors(rule, ctx) for t in _window(rule, ctx, a)})
     else:
         turns = ctx.turns_of(rule.params.get("role", "any"), rule.params.get("position"))
     found = []
@@ -137,23 +137,13 @@ def absent(rule: Rule, ctx: RuleContext) -> list[Finding]:
     found: list[Finding] = []
     judged: set[int] = set()
     by_turn = ctx.hits_by_turn(lexicon)
-    for anchor_turn, anchor_hit in _anchors(rule, ctx):
+    for anchor_turn, anchor_hit, score in _anchors(rule, ctx):
         window = _window(rule, ctx, anchor_turn)
         if not window or judged.issuperset(window):
             continue  # no reply to judge, or these replies were judged for an earlier anchor
         judged.update(window)
         earlier = _lookback(rule, ctx, anchor_turn)
         if not any(t in by_turn for t in (*earlier, *window)):
-            by_model = anchor_hit is not None and anchor_hit.entry.lexicon == "model"
-            score = _model_score(ctx, rule.params["after"], anchor_turn) if by_model else None
-            found.append(rule.finding(ctx, anchor_turn, anchor_hit, window=len(window), **({"value": score} if score is not None else {})))
+            shown = {"value": score} if score is not None else {}  # a model anchor: how sure the model was
+            found.append(rule.finding(ctx, anchor_turn, anchor_hit, window=len(window), **shown))
     return found
-
-
-def _model_score(ctx: RuleContext, after: dict, turn: int) -> float | None:
-    """The per-turn model's probability for the turn a finding is anchored on: the finding's ``value``,
-    so a reviewer sees how sure the model was."""
-    for p in ctx.conversation.predictions.get(f"turn_{after['model']}") or ():
-        if p.get("turn") == turn:
-            return p.get("confidence")
-    return None
