@@ -17,10 +17,25 @@ def _labels(path):
     return {r["id"]: r for r in read_jsonl(path)}
 
 
-def test_turn_labels_are_what_both_readers_marked_plus_the_adjudication(repo):
+def _gold_slice(src, dst, n_dev, n_test):
+    """The first n_dev dev chats (with their turn labels) and n_test test chats of a gold folder."""
+    from pipeline.models.emotion_training import LABELS_FILE
+
+    dst.mkdir()
+    dev = read_jsonl(src / "dev.jsonl")[:n_dev]
+    (dst / "dev.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in dev), encoding="utf-8")
+    (dst / "test.jsonl").write_text("\n".join((src / "test.jsonl").read_text(encoding="utf-8").splitlines()[:n_test]) + "\n",
+                                    encoding="utf-8")
+    labels = _labels(src / LABELS_FILE)
+    (dst / LABELS_FILE).write_text("".join(json.dumps(labels[r["id"]]) + "\n" for r in dev), encoding="utf-8")
+    return dst
+
+
+@pytest.mark.parametrize("folder, min_marked", [("gold", 300), ("gold_weibo", 200)])
+def test_turn_labels_are_what_both_readers_marked_plus_the_adjudication(repo, folder, min_marked):
     """Every dev chat has one line; a turn both readers marked stands, a disputed turn is the
     adjudicator's; only customer turns; agreement between the readers is recorded and high."""
-    gold = repo / "data" / "gold"
+    gold = repo / "data" / folder
     dev = {r["id"]: r for r in read_jsonl(gold / "dev.jsonl")}
     final = _labels(gold / "emotion_turns.jsonl")
     a = _labels(gold / "annotations" / "emotion_annotator_a.jsonl")
@@ -45,7 +60,7 @@ def test_turn_labels_are_what_both_readers_marked_plus_the_adjudication(repo):
     pa, pb = a_n / turns, b_n / turns
     expected = pa * pb + (1 - pa) * (1 - pb)
     kappa = (agree / turns - expected) / (1 - expected)
-    assert kappa >= 0.8 and marked >= 300
+    assert kappa >= 0.8 and marked >= min_marked
     readme = (gold / "README.md").read_text(encoding="utf-8")
     assert f"{kappa:.2f}" in readme and str(marked) in readme
 
@@ -53,7 +68,7 @@ def test_turn_labels_are_what_both_readers_marked_plus_the_adjudication(repo):
 def test_the_shipped_model_trained_on_dev_only_and_was_measured_on_the_test_chats(repo):
     meta = json.loads((repo / "models" / "emotion" / "metadata.json").read_text(encoding="utf-8"))
     data = meta["training_data"]
-    dev = read_jsonl(repo / "data" / "gold" / "dev.jsonl")
+    dev = [r for d in data.get("gold_dirs", [data["gold_dir"]]) for r in read_jsonl(repo / d / "dev.jsonl")]
     test = read_jsonl(repo / "data" / "gold" / "test.jsonl")
     assert data["train_split"] == "dev" and data["test_split"] == "test"
     assert data["train_chats"] == len(dev) and data["test_chats"] == len(test)
@@ -70,19 +85,11 @@ def test_training_on_a_slice_then_the_stage_gives_scikit_learns_probabilities(tm
     import shutil
 
     from pipeline.ingest import Validator
-    from pipeline.models.emotion_training import LABELS_FILE, train_emotion
+    from pipeline.models.emotion_training import train_emotion
     from pipeline.models.store import save_bundle, write_inference
     from pipeline.run import Inspector
 
-    gold = tmp_path / "gold"
-    gold.mkdir()
-    src = repo / "data" / "gold"
-    dev = read_jsonl(src / "dev.jsonl")[:120]
-    (gold / "dev.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in dev), encoding="utf-8")
-    (gold / "test.jsonl").write_text("\n".join((src / "test.jsonl").read_text(encoding="utf-8").splitlines()[:40]) + "\n",
-                                     encoding="utf-8")
-    labels = _labels(src / LABELS_FILE)
-    (gold / LABELS_FILE).write_text("".join(json.dumps(labels[r["id"]]) + "\n" for r in dev), encoding="utf-8")
+    gold = _gold_slice(repo / "data" / "gold", tmp_path / "gold", 120, 40)
     result = train_emotion(gold, config, C_grid=(3.0,), log=lambda m: None)
     meta = result.metadata
     assert meta["training_data"]["train_chats"] == 120 and meta["training_data"]["test_chats"] == 40
@@ -100,7 +107,7 @@ def test_training_on_a_slice_then_the_stage_gives_scikit_learns_probabilities(tm
     classes = [str(c) for c in result.model.classes_]
     validator = Validator(config)
     seen = 0
-    for r in dev[:10]:
+    for r in read_jsonl(gold / "dev.jsonl")[:10]:
         conv = validator.validate({k: v for k, v in r.items() if k != "gold"})
         inspector.inspect(conv)
         for p in conv.predictions["turn_emotion"]:
@@ -108,6 +115,29 @@ def test_training_on_a_slice_then_the_stage_gives_scikit_learns_probabilities(tm
             assert p["confidence"] == pytest.approx(max(row), abs=1e-4) and p["label"] == classes[int(row.argmax())]
             seen += 1
     assert seen > 20
+
+
+def test_several_gold_folders_train_one_model_and_each_test_is_held_out_apart(tmp_path, repo, config):
+    """JD and Weibo dev chats train together; each folder's test is measured on its own, the first is held_out;
+    a folder without turn labels for every dev chat is refused with the file and the fix."""
+    from pipeline.config import ConfigError
+    from pipeline.models.emotion_training import LABELS_FILE, train_emotion
+
+    jd = _gold_slice(repo / "data" / "gold", tmp_path / "jd", 80, 30)
+    weibo = _gold_slice(repo / "data" / "gold_weibo", tmp_path / "weibo", 60, 20)
+    result = train_emotion([jd, weibo], config, C_grid=(3.0,), log=lambda m: None, gold_weights=(1.0, 0.5))
+    assert result.metadata["params"]["gold_weights"] == [1.0, 0.5]
+    data, held_by = result.metadata["training_data"], result.metadata["held_out_by_gold"]
+    assert data["train_chats"] == 140 and data["train_chats_by_gold"] == {str(jd): 80, str(weibo): 60}
+    assert {d: f["n"] for d, f in held_by.items()} == {str(jd): 30, str(weibo): 20}
+    assert result.metadata["held_out"] == held_by[str(jd)] and data["test_chats"] == 30
+    one = train_emotion(jd, config, C_grid=(3.0,), log=lambda m: None)
+    assert one.metadata["training_data"]["train_turns"] < data["train_turns"]
+
+    lines = (weibo / LABELS_FILE).read_text(encoding="utf-8").splitlines()
+    (weibo / LABELS_FILE).write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"emotion_turns\.jsonl: no turn labels for 1 dev chats"):
+        train_emotion([jd, weibo], config, C_grid=(3.0,), log=lambda m: None)
 
 
 @pytest.mark.parametrize("text, fires", [

@@ -96,7 +96,7 @@ def cmd_train_emotion(args) -> int:
     """``zhijian train emotion``: the customer-emotion turn model from the gold dev chats' turn labels."""
     from ..config import load_config
     from . import tracking
-    from .emotion_training import DEFAULT_C_GRID, train_emotion
+    from .emotion_training import DEFAULT_C_GRID, EMOTION_GOLD_DIRS, train_emotion
 
     config = load_config(args.config)
     grid = _floats(args.C) if args.C else DEFAULT_C_GRID
@@ -104,13 +104,16 @@ def cmd_train_emotion(args) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    result = train_emotion(args.gold, config, C_grid=tuple(grid), seed=args.seed, log=log)
+    result = train_emotion(args.gold or list(EMOTION_GOLD_DIRS), config, C_grid=tuple(grid), seed=args.seed, log=log,
+                           gold_weights=tuple(_floats(args.gold_weights)) if args.gold_weights else None)
     logged = tracking.log_training(result, run_name=args.run_name)
-    oof, held = result.metadata["out_of_fold"], result.metadata["held_out"]
+    oof = result.metadata["out_of_fold"]
     print(f"emotion: MLflow run {logged['run_id']} → registered version {logged['version']} ({tracking.tracking_uri()})")
     print(f"  out of fold (dev turns): average precision {oof['average_precision']}, P {oof['precision']} R {oof['recall']} "
           f"F1 {oof['f1']} at {oof['threshold']}")
-    print(f"  held out (test chats, any emotion shown): P {held['precision']} R {held['recall']} F1 {held['f1']}, AUC {held['auc']}")
+    for gold_dir, held in result.metadata["held_out_by_gold"].items():
+        print(f"  held out ({gold_dir} test chats, any emotion shown): P {held['precision']} R {held['recall']} "
+              f"F1 {held['f1']}, AUC {held['auc']}")
     if args.promote:
         meta = tracking.promote(result.name, logged["version"], _models_dir(args))
         print(f"  promoted v{logged['version']} → {_models_dir(args) / result.name} (sha256 {meta['sha256'][:12]})")
@@ -204,7 +207,10 @@ def add_subcommands(sub) -> None:
 
     add_question_parser(tsub)
     sp = tsub.add_parser("emotion", help="train the customer-emotion turn model on people's turn labels (docs/MODELS.md)")
-    sp.add_argument("--gold", default="data/gold", help="gold folder with emotion_turns.jsonl: dev trains, test is held out (default data/gold)")
+    sp.add_argument("--gold", action="append", default=None,
+                    help="gold folder with emotion_turns.jsonl: its dev trains, its test is held out; repeat for several, "
+                         "e.g. --gold data/gold --gold data/gold_weibo (default data/gold; the first one's test is the model's held_out)")
+    sp.add_argument("--gold-weights", help="one training weight per --gold folder, e.g. 1,0.3 (default 1 each)")
     add_gold_training_options(sp, "0.3,1,3,10")
     sp.set_defaults(func=cmd_train_emotion)
 
