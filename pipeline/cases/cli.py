@@ -28,7 +28,7 @@ def _open(args):
 
 
 def cmd_cases(args) -> int:
-    from ..workbench.review import WorkflowError
+    from ..workbench.review_checks import WorkflowError
     from .evaluate import EvaluationError
 
     try:

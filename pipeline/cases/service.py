@@ -40,7 +40,7 @@ from ..workbench.db import (
     WebhookDelivery,
     utcnow,
 )
-from ..workbench.review import NotAllowed, WorkflowError
+from ..workbench.review_checks import NotAllowed, WorkflowError
 from . import reason as reasons
 
 STATE_LABELS = {"open": "待情况说明", "accounted": "待调查", "investigating": "调查中", "responsibility": "已认定责任",

@@ -46,7 +46,8 @@ from .db import (
     utcnow,
 )
 from .permissions import can
-from .review import JUDGEMENTS, NotAllowed, WorkflowError, _check_labels, _check_score, grade_of, rescored, upsert_verdict
+from .review import rescored, upsert_verdict
+from .review_checks import JUDGEMENTS, NotAllowed, WorkflowError, _check_labels, _check_score, grade_of
 
 MIN_PARTICIPANTS = 2
 MAX_ITEMS = 200  # a session is a meeting's worth of conversations, not a queue

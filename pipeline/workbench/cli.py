@@ -24,7 +24,7 @@ def _usage_errors(fn):
     @functools.wraps(fn)
     def wrapper(args) -> int:
         from .load import LoadError
-        from .review import WorkflowError
+        from .review_checks import WorkflowError
         from .users import UserError
 
         try:

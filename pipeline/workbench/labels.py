@@ -124,7 +124,7 @@ def export_labels(session: Session, out_dir: str | Path, *, config: dict | None 
                   calibration_gold: bool = False) -> dict[str, Any]:
     """Write the training data and verdict files (module docstring); returns what was written."""
     from ..convert import CSDS_ROLES, CSDS_SEPARATOR
-    from .review import issue_type_labels
+    from .review_checks import issue_type_labels
 
     speaker = {}
     for name, role in CSDS_ROLES.items():

@@ -305,7 +305,7 @@ def load_run(
     from ..config import load_config
     from ..ingest import read_inputs
     from ..schema import Reject
-    from .review import scorecard
+    from .review_checks import scorecard
 
     t0 = time.perf_counter()
     config = config if config is not None else load_config()

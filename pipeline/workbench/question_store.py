@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .db import Conversation, MachineAnswer, Question, QuestionAnswer, User, utcnow
-from .review import WorkflowError
+from .review_checks import WorkflowError
 
 KEY_RE = re.compile(r"^question\.[a-z][a-z0-9_]{1,54}$")
 DEFAULT_CHOICES = ("是", "否", "不适用")
@@ -157,7 +157,7 @@ def find_question(session: Session, config: dict, key: str) -> QuestionDef | Non
 
 
 def scorecard_items(config: dict) -> list[str]:
-    from .review import scorecard
+    from .review_checks import scorecard
 
     return [it.id for it in scorecard(config).items]
 
