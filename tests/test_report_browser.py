@@ -40,6 +40,7 @@ def page_file(tmp_path_factory):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from bench.report_history import generate_history
     from pipeline.config import load_config
+    from pipeline.report import chart_style
     from pipeline.report import charts as charts_mod
     from pipeline.report.html import render_html
     from pipeline.report.load import load_runs
@@ -55,7 +56,7 @@ def page_file(tmp_path_factory):
     glyph_warnings = [str(w.message) for w in caught if "missing from font" in str(w.message) or "Glyph" in str(w.message)]
     out = root / "report.html"
     out.write_text(render_html(report, charts), encoding="utf-8")
-    return out, charts, glyph_warnings, charts_mod._font_used[0] if charts_mod._font_used else None
+    return out, charts, glyph_warnings, chart_style._font_used[0] if chart_style._font_used else None
 
 
 def test_charts_use_a_cjk_font(page_file):

@@ -187,11 +187,12 @@ def test_html_notice_when_no_cjk_font(history, config, monkeypatch):
     """Force the "no CJK font" path: no family of report.charts.fonts installed, no font files to add."""
     import matplotlib
 
+    from pipeline.report import chart_style
     from pipeline.report import charts as charts_mod
     from pipeline.report.html import render_html
 
-    monkeypatch.setattr(charts_mod, "_font_used", [])
-    monkeypatch.setattr(charts_mod, "_FONT_GLOBS", [])
+    monkeypatch.setattr(chart_style, "_font_used", [])
+    monkeypatch.setattr(chart_style, "_FONT_GLOBS", [])
     c = copy.deepcopy(config)
     c["report"]["charts"]["fonts"] = ["没有这种字体 Sans"]
     with matplotlib.rc_context():
