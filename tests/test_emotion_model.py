@@ -180,6 +180,29 @@ def test_without_the_emotion_model_only_the_lexicon_anchors(tmp_path, repo, conf
     assert not [f for f in result.findings if f.rule == "empathy.missing"]
 
 
+def test_ngram_ids_find_exactly_the_slices_that_are_features(repo, config):
+    """The integer-coded n-gram look-up (both char-n-gram models: emotion, issue type) finds what a dict
+    look-up of every slice finds, occurrence for occurrence: on real turns, and on the edges — empty texts,
+    one character, a character outside the BMP, the joining noncharacter inside a text, digits, spaces."""
+    from collections import Counter
+
+    from pipeline.models import ModelsStage
+    from pipeline.models.features import TextPrep, turn_text
+
+    stage = ModelsStage(repo / "models", config)
+    prep = TextPrep(config)
+    texts = [turn_text(prep.tokens(t["text"])) for r in read_jsonl(repo / "data" / "gold" / "dev.jsonl")[:60]
+             for t in r["turns"] if t["role"] == "customer"]
+    texts += ["", "急", "?", "为什么还没到?!😡😡", "a\uffffb", "  ", "0", "好的 谢谢", ""]
+    for fast in (stage._emotion, stage._issue):
+        lo, hi = fast.text_chars[1] if fast.text_chars else fast.char_ngrams[1]
+        get = fast._char_vocab.get
+        want = Counter((k, get(s[i:i + n])) for k, s in enumerate(texts) for n in range(lo, hi + 1)
+                       for i in range(len(s) - n + 1) if get(s[i:i + n]) is not None)
+        rows, cols = fast.ngram_ids(texts, lo, hi)
+        assert Counter(zip(rows.tolist(), cols.tolist())) == want and sum(want.values()) > 1000
+
+
 def test_the_batched_path_gives_the_reference_probabilities(repo, config):
     """proba_rows_batched (n-grams read as slices, one set of array operations per conversation) equals
     the analyzer-over-the-whole-turn reference, per conversation as the stage calls it."""

@@ -24,6 +24,16 @@ from .top_label import apply_top_label, top_label_row
 
 
 MEMO_SIZE = 500_000  # distinct raw tokens remembered per model (bounded memory on open-ended input)
+NGRAM_BITS = 21  # a Unicode code point fits in 21 bits
+NGRAM_MAX = 3  # 3 × 21 bits: the longest character n-gram that fits an int64 code
+NGRAM_JOIN = "\uffff"  # between texts in ngram_ids: a noncharacter, in no feature
+
+
+def _ngram_code(gram: str) -> int:
+    code = 0
+    for ch in gram:
+        code = (code << NGRAM_BITS) | (ord(ch) + 1)
+    return code
 
 
 class UnsupportedModel(TypeError):
@@ -94,6 +104,7 @@ class LinearTextModel:
         # n-gram (without its prefix) → feature index
         prefix = self.char_ngrams[0] if self.char_ngrams else (self.text_chars[0] if self.text_chars else None)
         self._char_vocab = {t[len(prefix):]: j for t, j in self.vocab.items() if t.startswith(prefix)} if prefix else {}
+        self._ngram_table: tuple[np.ndarray, np.ndarray] | None = None  # built on first use (ngram_ids)
         self._memo: dict[str, int] = {}
         self._memo_agent: dict[str, int] = {}
         small = len(self.classes) <= 4
@@ -120,14 +131,50 @@ class LinearTextModel:
             feats = [f if f != -2 else self._feature(t, prefix) for f, t in zip(feats, tokens)]
         return feats
 
+    def ngram_ids(self, texts: Sequence[str], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The character ``lo``–``hi``-grams of every text that are features: (text index, feature index)
+        arrays, one entry per occurrence — what ``[_char_vocab.get(s[i:i + n]) …]`` gives, text by text,
+        without a string per n-gram. Each n-gram is an integer (code point + 1, 21 bits each: 3-grams fit
+        in 63 bits, and no character codes as 0, so an n-gram of another length can't equal it) looked up
+        in the sorted codes of the vocabulary's n-grams; the texts are joined by U+FFFF, a noncharacter no
+        feature holds, so no n-gram that spans two texts is found."""
+        if self._ngram_table is None:
+            items = [(g, j) for g, j in self._char_vocab.items() if 1 <= len(g) <= NGRAM_MAX and NGRAM_JOIN not in g]
+            codes = np.array([_ngram_code(g) for g, _ in items], dtype=np.int64)
+            order = np.argsort(codes)
+            self._ngram_table = codes[order], np.array([j for _, j in items], dtype=np.intp)[order]
+        table, cols = self._ngram_table
+        if not texts or not len(table) or hi > NGRAM_MAX:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        chars = np.frombuffer(NGRAM_JOIN.join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64) + 1
+        row_of = np.repeat(np.arange(len(texts)), [len(t) + 1 for t in texts])
+        codes_, rows_ = [], []
+        for n in range(lo, hi + 1):
+            m = len(chars) - n + 1
+            if m <= 0:
+                continue
+            code = chars[:m]
+            for k in range(1, n):
+                code = (code << NGRAM_BITS) | chars[k:k + m]
+            codes_.append(code)
+            rows_.append(row_of[:m])
+        if not codes_:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        code, rows = np.concatenate(codes_), np.concatenate(rows_)
+        at = np.minimum(np.searchsorted(table, code), len(table) - 1)
+        hit = table[at] == code
+        return rows[hit], cols[at[hit]]
+
     def char_features(self, customer_tokens: Sequence[str]) -> list[int]:
-        """Feature indices (-1: not a feature) of the character n-grams of the customer's tokens
+        """Feature indices (-1, or left out: not a feature) of the character n-grams of the customer's tokens
         (cleaned, joined) — what the analyzer adds to the token features; none for a model
         without them."""
         if not self.char_ngrams:
             return []
         lo, hi = self.char_ngrams[1]
         s = "".join([c for c in map(clean_token, customer_tokens) if c is not None])
+        if hi <= NGRAM_MAX:  # the features only, found as integer codes (ngram_ids)
+            return self.ngram_ids([s], lo, hi)[1].tolist()
         get = self._char_vocab.get
         return [get(s[i:i + n], -1) for n in range(lo, hi + 1) for i in range(len(s) - n + 1)]
 
@@ -172,19 +219,19 @@ class LinearTextModel:
         Equal to ``proba_rows_reference`` up to float rounding (another summation order; measured
         ≤ 1e-12, tests/test_emotion_model.py)."""
         prefix, (lo, hi), text_of = self.text_chars
-        get = self._char_vocab.get
         idx: list[int] = []
         row: list[int] = []
         for r, doc in enumerate(docs):
-            s = text_of(doc)
             feats = [j for j in self.features(doc) if j >= 0]
-            feats += [j for j in [get(s[i:i + n], -1) for n in range(lo, hi + 1) for i in range(len(s) - n + 1)] if j >= 0]
             idx += feats
             row += [r] * len(feats)
+        gram_rows, gram_cols = self.ngram_ids([text_of(doc) for doc in docs], lo, hi)
         n_docs, size = len(docs), len(self.idf)
         z = np.tile(self.intercept, (n_docs, 1))
-        if idx:
-            keys, tf = np.unique(np.asarray(row, dtype=np.int64) * size + np.asarray(idx, dtype=np.int64), return_counts=True)
+        if idx or len(gram_cols):
+            # np.unique sorts the (row, feature) keys: the same counts, in the same order, whatever order they came in
+            keys, tf = np.unique(np.concatenate([np.asarray(row, dtype=np.int64) * size + np.asarray(idx, dtype=np.int64),
+                                                 gram_rows.astype(np.int64) * size + gram_cols]), return_counts=True)
             rows, cols = keys // size, keys % size
             t = tf.astype(np.float64)
             if self.sublinear:
