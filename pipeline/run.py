@@ -109,6 +109,64 @@ class Inspector:
         secs["flag"] += t2 - t1
         return self._result(conversation, scored, review)
 
+    def inspect_many(self, conversations: list[Conversation]) -> list[ConversationResult | Exception]:
+        """:meth:`inspect` for several conversations, in order — the same results, byte for byte — with
+        the emotion model's turns of all of them scored in one call (ModelsStage.emotion_many). An error
+        in one conversation is that conversation's entry (an exception), not the others'."""
+        clock = time.perf_counter
+        secs = self.stage_seconds if self.profile else None
+        at = next(i for i, (name, _) in enumerate(self.stages) if name == "models")
+        out: list[ConversationResult | Exception | None] = [None] * len(conversations)
+        ready: list[int] = []
+        for k, conv in enumerate(conversations):
+            try:
+                self._run_stages(conv, self.stages[:at], secs)
+                ready.append(k)
+            except Exception as exc:  # noqa: BLE001 — the caller makes it that conversation's reject
+                out[k] = exc
+        t0 = clock()
+        try:
+            emotion = self.models.emotion_many([conversations[k] for k in ready])
+        except Exception:  # noqa: BLE001 — one conversation's bad input: each is predicted alone below, where it fails alone
+            emotion = None
+        if secs is not None:
+            secs["models"] += clock() - t0
+        models = self.stages[at][1]
+        for n, k in enumerate(ready):
+            conv = conversations[k]
+            try:
+                t0 = clock()
+                if emotion is None:
+                    models(conv)
+                else:
+                    models(conv, emotion[n])
+                if secs is not None:
+                    secs["models"] += clock() - t0
+                self._run_stages(conv, self.stages[at + 1:], secs)
+                t0 = clock()
+                scored = self.scorecard(conv)
+                t1 = clock()
+                review = self.flags(conv, scored)
+                if secs is not None:
+                    secs["score"] += t1 - t0
+                    secs["flag"] += clock() - t1
+                out[k] = self._result(conv, scored, review)
+            except Exception as exc:  # noqa: BLE001
+                out[k] = exc
+        return out
+
+    @staticmethod
+    def _run_stages(conv: Conversation, stages, secs: dict[str, float] | None) -> None:
+        if secs is None:
+            for _, stage in stages:
+                stage(conv)
+            return
+        clock = time.perf_counter
+        for name, stage in stages:
+            t0 = clock()
+            stage(conv)
+            secs[name] += clock() - t0
+
     def _result(self, c: Conversation, scored: dict, review: dict) -> ConversationResult:
         if self.mask:
             self._mask_evidence(c)
@@ -205,38 +263,60 @@ class RunSummary:
         }
 
 
-def inspect_records(inspector: Inspector, records, on_result, on_reject, summary: RunSummary) -> None:
+def inspect_records(inspector: Inspector, records, on_result, on_reject, summary: RunSummary, batch: int | None = None) -> None:
     """Drive records (Conversation | Reject) through the inspector; nothing is ever dropped.
 
+    Conversations go through in batches of ``batch`` (default ``run.model_batch``; 1: one by one):
+    :meth:`Inspector.inspect_many`, the same results as one by one, in the same order. A reject
+    first sends on the batch before it, so results and rejects come out in input order.
     An unexpected error on one conversation makes it a reject (``internal.error``, with the
     exception) instead of killing the batch.
     """
     from .schema import SourceRef
+
+    size = max(1, int(inspector.config["run"]["model_batch"] if batch is None else batch))
+    pending: list[Conversation] = []
 
     def reject(r: Reject) -> None:
         summary.rejected += 1
         summary.rejects_by_reason[r.reason] = summary.rejects_by_reason.get(r.reason, 0) + 1
         on_reject(r)
 
+    def flush() -> None:
+        outcomes = inspector.inspect_many(pending) if len(pending) > 1 else [_inspect_one(inspector, c) for c in pending]
+        for record, result in zip(pending, outcomes):
+            if isinstance(result, Exception):
+                exc = result
+                reject(Reject(
+                    record.source or SourceRef("?"),
+                    "internal.error",
+                    f"inspection failed: {type(exc).__name__}: {exc} — please report this with the record",
+                    record.id,
+                ))
+                continue
+            summary.inspected += 1
+            summary.findings += len(result.findings)
+            summary.review_needed += result.review["needed"]
+            for w in result.warnings:
+                kind = w.split(":", 1)[0]
+                summary.warnings_by_kind[kind] = summary.warnings_by_kind.get(kind, 0) + 1
+            on_result(result)
+        pending.clear()
+
     for record in records:
         summary.read += 1
         if isinstance(record, Reject):
+            flush()
             reject(record)
             continue
-        try:
-            result = inspector.inspect(record)
-        except Exception as exc:  # noqa: BLE001 — one bad conversation must not stop the night's run
-            reject(Reject(
-                record.source or SourceRef("?"),
-                "internal.error",
-                f"inspection failed: {type(exc).__name__}: {exc} — please report this with the record",
-                record.id,
-            ))
-            continue
-        summary.inspected += 1
-        summary.findings += len(result.findings)
-        summary.review_needed += result.review["needed"]
-        for w in result.warnings:
-            kind = w.split(":", 1)[0]
-            summary.warnings_by_kind[kind] = summary.warnings_by_kind.get(kind, 0) + 1
-        on_result(result)
+        pending.append(record)
+        if len(pending) >= size:
+            flush()
+    flush()
+
+
+def _inspect_one(inspector: Inspector, conversation: Conversation) -> ConversationResult | Exception:
+    try:
+        return inspector.inspect(conversation)
+    except Exception as exc:  # noqa: BLE001 — one bad conversation must not stop the night's run
+        return exc

@@ -114,6 +114,50 @@ def test_results_byte_identical_to_reference(inspector, conversations):
     assert sum(b'"questions"' in a for a in fast) > 700  # …and answers to the scorecard questions
 
 
+def test_batched_results_are_one_by_ones_and_an_error_stays_with_its_conversation(inspector, conversations, monkeypatch):
+    """inspect_records in batches (the emotion model scores the customer turns of many conversations in
+    one call) gives what one by one gives, byte for byte, in the same order; the turn probabilities
+    are the same floats. A conversation that fails before the models, in the models or after them is
+    that conversation's reject, and the batch's others are unchanged."""
+    from pipeline.run import RunSummary, inspect_records
+
+    def run(batch, convs):
+        results, rejects, summary = [], [], RunSummary()
+        inspect_records(inspector, copy.deepcopy(convs), results.append, rejects.append, summary, batch=batch)
+        return [orjson.dumps(r) for r in results], [(r.id, r.reason) for r in rejects], summary
+
+    one, _, _ = run(1, conversations)
+    many, rejects, summary = run(64, conversations)
+    assert many == one and not rejects and summary.inspected == len(conversations)
+    convs = copy.deepcopy(conversations[:40])
+    for c in convs:
+        for _, stage in inspector.stages[:4]:
+            stage(c)
+    batched = inspector.models.emotion_many(convs)
+    assert sum(map(len, batched)) > 100
+    for c, rows in zip(convs, batched):
+        docs = [t.tokens for t in c.turns if t.role == "customer" and t.tokens]
+        assert rows == (inspector.models._emotion.proba_rows(docs) if docs else [])
+
+    ids = [c.id for c in conversations[:30]]
+    boom = {ids[3]: "normalize", ids[11]: "models", ids[17]: "rules"}
+
+    def exploding(name, stage):
+        def call(conv, *args):
+            if boom.get(conv.id) == name:
+                raise RuntimeError(f"{name} bug")
+            return stage(conv, *args)
+        return call
+
+    stages = list(inspector.stages)
+    monkeypatch.setattr(inspector, "stages", [(n, exploding(n, s) if n in boom.values() else s) for n, s in stages])
+    many, rejects, summary = run(8, conversations[:30])
+    assert [json.loads(r)["id"] for r in many] == [i for i in ids if i not in boom]
+    assert many == [r for r, i in zip(one[:30], ids) if i not in boom]
+    assert sorted(rejects) == sorted((i, "internal.error") for i in boom)
+    assert (summary.read, summary.inspected, summary.rejected) == (30, 27, 3)
+
+
 def test_model_probabilities_equal_reference_exactly(inspector, conversations):
     """Before rounding: the sentiment probabilities of every customer turn and the issue-type
     probabilities of every conversation are the same floats on the fast and the reference paths."""

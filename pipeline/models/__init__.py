@@ -131,7 +131,23 @@ class ModelsStage:
         return {"issue_model": i.version if i else None, "sentiment_model": s.version if s else None,
                 "emotion_model": e.version if e else None}
 
-    def __call__(self, conversation: Conversation) -> Conversation:
+    def emotion_many(self, conversations: list[Conversation]) -> list[list[list[float]]] | None:
+        """The emotion model's probabilities for the customer turns with text of many conversations, from
+        one batched call (half the cost of one call per conversation: the array work is shared), split
+        back per conversation — what ``__call__`` computes for each, float for float (np.unique sorts each
+        turn's features the same way). None without the model or on the reference path."""
+        if self._emotion is None or self.reference:
+            return None
+        per_conv = [[t.tokens for t in c.turns if t.role == "customer" and t.tokens] for c in conversations]
+        flat = self._emotion.proba_rows([d for docs in per_conv for d in docs]) if any(per_conv) else []
+        out, k = [], 0
+        for docs in per_conv:
+            out.append(flat[k:k + len(docs)])
+            k += len(docs)
+        return out
+
+    def __call__(self, conversation: Conversation, emotion: list[list[float]] | None = None) -> Conversation:
+        """Predict for one conversation; ``emotion``: its rows of :meth:`emotion_many`, when already computed."""
         if self._issue is None and self._sent is None and self._emotion is None:
             return conversation
         from .features import AGENT_PREFIX, conversation_document
@@ -180,7 +196,8 @@ class ModelsStage:
                 preds["sentiment"] = None  # no customer text: nothing to judge
         if self._emotion is not None:
             with_text = [t for t in turns if t.role == "customer" and t.tokens]
-            preds["turn_emotion"] = _turn_labels(self._emotion.classes, with_text, self._proba_rows(self._emotion, with_text))
+            probs = self._proba_rows(self._emotion, with_text) if emotion is None else emotion
+            preds["turn_emotion"] = _turn_labels(self._emotion.classes, with_text, probs)
         return conversation
 
     def _proba_rows(self, fast, turns) -> list[list[float]]:
