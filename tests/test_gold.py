@@ -184,13 +184,13 @@ WEIBO = REPO / "data" / "gold_weibo"
 
 
 def test_the_weibo_set_is_double_labelled_real_stc3_chats_split_by_the_fixed_hash():
-    """720 STC-3 Weibo helpdesk chats, 240 in ``dev`` and 480 in ``test``, each in the split its fixed hash
-    names — the rules were fixed on ``dev`` only, ``test`` was read afterwards (rounds 4 and 8) — merged from
-    two readings + adjudication."""
+    """960 STC-3 Weibo helpdesk chats, 480 per split, each in the split its fixed hash names — the rules were
+    fixed on ``dev`` only (rounds 4 and 9), ``test`` was read afterwards (rounds 4 and 8) — merged from two
+    readings + adjudication."""
     from pipeline.gold.labels import merge_annotations
 
     split_of = {s: read_jsonl(WEIBO / f"{s}.jsonl") for s in ("dev", "test")}
-    assert {s: len(r) for s, r in split_of.items()} == {"dev": 240, "test": 480}
+    assert {s: len(r) for s, r in split_of.items()} == {"dev": 480, "test": 480}
     assert all(r["id"].startswith("stc3-") and gold_split(r["id"]) == s and r["split"] == s for s, rs in split_of.items() for r in rs)
     records = split_of["dev"] + split_of["test"]
     assert {r["source"]["corpus"] for r in records} == {"stc3_dch/train_data_cn.json.gz"}
