@@ -85,34 +85,16 @@ class Inspector:
         _ = self.privacy.nlp
 
     def inspect(self, conversation: Conversation) -> ConversationResult:
-        if self.profile:
-            return self._inspect_profiled(conversation)
-        for _, stage in self.stages:
-            stage(conversation)
-        scored = self.scorecard(conversation)
-        review = self.flags(conversation, scored)
-        return self._result(conversation, scored, review)
-
-    def _inspect_profiled(self, conversation: Conversation) -> ConversationResult:
-        clock = time.perf_counter
-        secs = self.stage_seconds
-        for name, stage in self.stages:
-            t0 = clock()
-            stage(conversation)
-            secs[name] += clock() - t0
-        t0 = clock()
-        scored = self.scorecard(conversation)
-        t1 = clock()
-        review = self.flags(conversation, scored)
-        t2 = clock()
-        secs["score"] += t1 - t0
-        secs["flag"] += t2 - t1
-        return self._result(conversation, scored, review)
+        """One conversation through every stage: :meth:`inspect_many` of one, its error raised."""
+        result = self.inspect_many([conversation])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def inspect_many(self, conversations: list[Conversation]) -> list[ConversationResult | Exception]:
-        """:meth:`inspect` for several conversations, in order — the same results, byte for byte — with
-        the emotion model's turns of all of them scored in one call (ModelsStage.emotion_many). An error
-        in one conversation is that conversation's entry (an exception), not the others'."""
+        """Every stage for several conversations, in order — the same results, byte for byte, as one at a
+        time — with the emotion model's turns of all of them scored in one call (ModelsStage.emotion_many).
+        An error in one conversation is that conversation's entry (an exception), not the others'."""
         clock = time.perf_counter
         secs = self.stage_seconds if self.profile else None
         at = next(i for i, (name, _) in enumerate(self.stages) if name == "models")
@@ -122,7 +104,7 @@ class Inspector:
             try:
                 self._run_stages(conv, self.stages[:at], secs)
                 ready.append(k)
-            except Exception as exc:  # noqa: BLE001 — the caller makes it that conversation's reject
+            except Exception as exc:  # noqa: BLE001 — one bad conversation must not stop the night's run: the caller makes it a reject
                 out[k] = exc
         t0 = clock()
         try:
@@ -283,8 +265,7 @@ def inspect_records(inspector: Inspector, records, on_result, on_reject, summary
         on_reject(r)
 
     def flush() -> None:
-        outcomes = inspector.inspect_many(pending) if len(pending) > 1 else [_inspect_one(inspector, c) for c in pending]
-        for record, result in zip(pending, outcomes):
+        for record, result in zip(pending, inspector.inspect_many(pending)):
             if isinstance(result, Exception):
                 exc = result
                 reject(Reject(
@@ -313,10 +294,3 @@ def inspect_records(inspector: Inspector, records, on_result, on_reject, summary
         if len(pending) >= size:
             flush()
     flush()
-
-
-def _inspect_one(inspector: Inspector, conversation: Conversation) -> ConversationResult | Exception:
-    try:
-        return inspector.inspect(conversation)
-    except Exception as exc:  # noqa: BLE001 — one bad conversation must not stop the night's run
-        return exc
