@@ -176,7 +176,7 @@ def main() -> None:
             print(f"  floor (read + tokenize) : {floor_rate:8.0f} conversations/s")
             print(f"  full pipeline           : {full_rate:8.0f} conversations/s")
             print(f"  full / floor            : {full_rate / floor_rate:8.3f}")
-            print(f"  start-up (once/process) : {startup:8.1f} s (lexicons, segmenter, spaCy; not in the rates)")
+            print(f"  start-up (once/process) : {startup:8.1f} s (lexicons and their matchers, segmenter, spaCy, models; not in the rates)")
             print("  full-pipeline time by stage:      share   ms/conversation")
             for name, share in sorted(shares.items(), key=lambda kv: -kv[1]):
                 print(f"    {name:<26} {share * 100:5.1f} %   {share / full_rate * 1e3:7.3f}")

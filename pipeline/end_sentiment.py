@@ -63,6 +63,10 @@ class EndSentiment:
         self.thanks_after_clears_negative = bool(cfg["thanks_after_clears_negative"])
         self.thanks_words = tuple(cfg["thanks_words"])  # a customer who thanks after showing emotion has calmed down
 
+    def warm_up(self) -> None:
+        if self.enabled:
+            self.lexicons.warm(*(s for s in (self.skip, self.positive, self.negative) if s))
+
     def _hit(self, turn, names: frozenset[str]):
         hits = self.lexicons.match(turn.norm or self.lexicons.normalizer.text(turn.text), names)
         return hits[0] if hits else None

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .config import ConfigError
 from .normalize import Normalizer
+from .yaml_lines import load_yaml_with_lines, strip_lines
 
 SEVERITIES = ("info", "minor", "major", "critical", "fatal", "bonus")
 # lexicon files that are not phrase lexicons
@@ -32,43 +31,6 @@ _ENTRY_KEYS = {
 }
 _LEXICON_KEYS = {"lexicon", "version", "description", "define", "negations", "negation_window_chars", "entries", "__line__"}
 _DEFINED = re.compile(r"\{\{([A-Z_]+)\}\}")
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader that remembers the line of every mapping, for error messages."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def load_yaml_with_lines(path: Path, what: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{what} file not found: {path}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 ({e}); save the {what} file as UTF-8") from None
-    try:
-        return yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: YAML syntax error: {getattr(e, 'problem', None) or e}") from None
-
-
-def strip_lines(value: Any) -> Any:
-    """The parsed YAML without the ``__line__`` bookkeeping."""
-    if isinstance(value, dict):
-        return {k: strip_lines(v) for k, v in value.items() if k != "__line__"}
-    if isinstance(value, list):
-        return [strip_lines(v) for v in value]
-    return value
 
 
 @dataclass(slots=True)
@@ -294,6 +256,8 @@ class LexiconSet:
     def _build(self) -> None:
         self._order = {e.id: k for k, e in enumerate(self.entries.values())}
         self._matchers: dict[frozenset[str] | None, _Matcher] = {}
+        # per regex: (anchored, trigger literals) — worked out once, whichever lexicon sets share the regex
+        self._regex_plans: dict[re.Pattern, tuple[bool, frozenset[str] | None]] = {}
         self.reference = False  # True: match the slow, obvious way (tests compare both; see match_reference)
         self._matcher(None)  # fail at load time, not on the first turn
 
@@ -322,8 +286,11 @@ class LexiconSet:
                 phrase_owners.setdefault(p, []).append(e)
             for rx in e.patterns:
                 pid = len(patterns)
-                patterns.append((e, rx, _anchored(rx)))
-                req = cheapest_literals(rx.pattern)
+                plan = self._regex_plans.get(rx)
+                if plan is None:
+                    plan = self._regex_plans[rx] = (_anchored(rx), cheapest_literals(rx.pattern))
+                anchored, req = plan
+                patterns.append((e, rx, anchored))
                 if req is None:
                     always_run.append(pid)
                 else:
@@ -356,6 +323,12 @@ class LexiconSet:
         if self.reference:
             return self.match_reference(text, lexicons)
         return self._matcher(lexicons).hits(text)
+
+    def warm(self, *sets: frozenset[str] | None) -> None:
+        """Build the matchers of these lexicon sets now (start-up), not on the first turn that needs one."""
+        if not self.reference:
+            for lexicons in sets:
+                self._matcher(lexicons)
 
     def matcher_for(self, lexicons: frozenset[str] | None = None) -> Callable[[str], list[Hit]]:
         """``match`` for one set of lexicons, as a function of the text (the rules stage asks once

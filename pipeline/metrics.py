@@ -58,6 +58,10 @@ class ResponseMetrics:
         self._hold = frozenset([calls["hold_lexicon"]]) if lexicons is not None and calls.get("hold_lexicon") else None
         self._lexicons = lexicons
 
+    def warm_up(self) -> None:
+        if self._hold is not None:
+            self._lexicons.warm(self._hold)
+
     def _announced_hold(self, conversation: Conversation):
         def held(i: int) -> bool:
             return bool(self._lexicons.match(conversation.turns[i].norm, self._hold))

@@ -81,8 +81,9 @@ class ReviewFlags:
         self.model_confidence_below = resolve_confidence_thresholds(c["model_confidence_below"] or {}, model_metadata or {})
         skip = c.get("end_negative_skip_lexicon")
         self._acknowledgement = None
+        self._lexicons, self._acknowledgements = lexicons, None
         if skip and lexicons is not None and skip in lexicons.lexicons:
-            only = frozenset([skip])
+            only = self._acknowledgements = frozenset([skip])
             self._acknowledgement = lambda turn: bool(lexicons.match(turn.norm or lexicons.normalizer.text(turn.text), only))
         self.end_negative_min_confidence = c["end_negative_min_confidence"]
         self.end_negative_from = c.get("end_negative_from", "customer_end")
@@ -102,6 +103,10 @@ class ReviewFlags:
         # a confident negative on words that say something: 没有了 / 好的 / 嗯 at the end are no reason to review
         return bool(last and last["label"] == "negative" and last["confidence"] >= self.end_negative_min_confidence
                     and not (self._acknowledgement and self._acknowledgement(conversation.turns[last["turn"]])))
+
+    def warm_up(self) -> None:
+        if self._acknowledgements is not None:
+            self._lexicons.warm(self._acknowledgements)
 
     def __call__(self, conversation: Conversation, scored: dict[str, Any]) -> dict[str, Any]:
         reasons: list[str] = []

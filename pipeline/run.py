@@ -81,8 +81,14 @@ class Inspector:
         }
 
     def warm_up(self) -> None:
-        """Build what loads lazily (spaCy's pipeline) now rather than inside the first conversation."""
+        """Build what loads lazily now rather than inside the first conversations: spaCy's pipeline, the
+        lexicon matchers each stage asks for, the models' n-gram tables, the question models. A run pays
+        for them once, in its start-up (the manifest's ``startup_s``), not in its first partition's rate."""
         _ = self.privacy.nlp
+        for stage in [s for _, s in self.stages] + [self.flags]:
+            warm = getattr(stage, "warm_up", None)
+            if warm is not None:
+                warm()
 
     def inspect(self, conversation: Conversation) -> ConversationResult:
         """One conversation through every stage: :meth:`inspect_many` of one, its error raised."""
@@ -93,7 +99,8 @@ class Inspector:
 
     def inspect_many(self, conversations: list[Conversation]) -> list[ConversationResult | Exception]:
         """Every stage for several conversations, in order — the same results, byte for byte, as one at a
-        time — with the emotion model's turns of all of them scored in one call (ModelsStage.emotion_many).
+        time — with the emotion model's turns of all of them, and the issue-type model's conversations, scored in
+        one call each (ModelsStage.predict_many).
         An error in one conversation is that conversation's entry (an exception), not the others'."""
         clock = time.perf_counter
         secs = self.stage_seconds if self.profile else None
@@ -108,9 +115,9 @@ class Inspector:
                 out[k] = exc
         t0 = clock()
         try:
-            emotion = self.models.emotion_many([conversations[k] for k in ready])
+            batched = self.models.predict_many([conversations[k] for k in ready])
         except Exception:  # noqa: BLE001 — one conversation's bad input: each is predicted alone below, where it fails alone
-            emotion = None
+            batched = None
         if secs is not None:
             secs["models"] += clock() - t0
         models = self.stages[at][1]
@@ -118,10 +125,10 @@ class Inspector:
             conv = conversations[k]
             try:
                 t0 = clock()
-                if emotion is None:
+                if batched is None:
                     models(conv)
                 else:
-                    models(conv, emotion[n])
+                    models(conv, batched[n])
                 if secs is not None:
                     secs["models"] += clock() - t0
                 self._run_stages(conv, self.stages[at + 1:], secs)

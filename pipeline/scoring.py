@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
-from .lexicons import load_yaml_with_lines
+from .yaml_lines import load_yaml_with_lines
 from .schema import Conversation, Finding
 
 

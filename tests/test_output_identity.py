@@ -212,3 +212,25 @@ def test_question_features_equal_the_document(inspector, conversations):
                 because = rng.sample(features, min(8, len(features)))
                 assert evidence_turns(c, because) == evidence_turns_reference(c, because), (c.id, because)
     assert counted > 2000
+
+
+def test_warm_up_builds_what_inspecting_would_build_lazily(config, conversations):
+    """After ``warm_up`` (a run's start-up), inspecting chats and calls builds no lexicon matcher, n-gram
+    table or question model: what the first conversations paid for before is start-up now, counted in the
+    manifest's ``startup_s`` rather than in the first partition's rate."""
+    from pipeline.questions import load_answerer
+    from pipeline.run import Inspector
+
+    load_answerer.cache_clear()
+    fresh = Inspector(config)
+    assert len(fresh.lexicons._matchers) == 1  # the load-time check's, over every lexicon
+    fresh.warm_up()
+    matchers = set(fresh.lexicons._matchers)
+    assert len(matchers) > 3  # each role's rules, the end mood, the review flags, the calls' hold
+    assert all(m.fast._ngram_table is not None for m in fresh.models.loaded.values() if m.fast.char_ngrams or m.fast.text_chars)
+    loaded = load_answerer.cache_info().currsize
+    assert loaded >= 1
+    results = fresh.inspect_many(copy.deepcopy(conversations[-300:]))  # the samples: chats, calls, hostile input
+    assert sum(not isinstance(r, Exception) for r in results) > 250
+    assert set(fresh.lexicons._matchers) == matchers
+    assert load_answerer.cache_info().currsize == loaded

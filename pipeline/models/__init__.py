@@ -131,6 +131,12 @@ class ModelsStage:
         return {"issue_model": i.version if i else None, "sentiment_model": s.version if s else None,
                 "emotion_model": e.version if e else None}
 
+    def warm_up(self) -> None:
+        """Build the models' n-gram tables now, not inside the first conversations."""
+        for m in self.loaded.values():
+            if m.fast.char_ngrams or m.fast.text_chars:
+                m.fast.ngram_table()
+
     def emotion_many(self, conversations: list[Conversation]) -> list[list[list[float]]] | None:
         """The emotion model's probabilities for the customer turns with text of many conversations, from
         one batched call (half the cost of one call per conversation: the array work is shared), split
@@ -146,24 +152,63 @@ class ModelsStage:
             k += len(docs)
         return out
 
-    def __call__(self, conversation: Conversation, emotion: list[list[float]] | None = None) -> Conversation:
-        """Predict for one conversation; ``emotion``: its rows of :meth:`emotion_many`, when already computed."""
+    def issue_many(self, conversations: list[Conversation]) -> list[tuple[str, float, list[str], Any]] | None:
+        """The issue-type model's ``predict`` for many conversations: their character n-grams found in one
+        call and their scores in one set of array operations (LinearTextModel.predict_many) — the labels,
+        words and rounded confidences ``__call__`` gives each alone. None without the model, on the
+        reference path, or for an analyzer that does not map token by token."""
+        issue = self._issue
+        if issue is None or self.reference or not issue.per_token:
+            return None
+        parts = [self._issue_tokens(c) for c in conversations]
+        chars = issue.char_features_many([customer for _, customer in parts])
+        counts = []
+        for (feats, _), char in zip(parts, chars):
+            c = Counter(feats + char)
+            c.pop(-1, None)
+            counts.append(c)
+        return issue.predict_many(counts, explain=self.because_tokens)
+
+    def predict_many(self, conversations: list[Conversation]) -> list[dict[str, Any]]:
+        """What the batched models give each of ``conversations`` — ``{"emotion": rows, "issue": prediction}``,
+        a key left out where there is nothing batched — for ``__call__`` to use."""
+        out: list[dict[str, Any]] = [{} for _ in conversations]
+        for key, rows in (("emotion", self.emotion_many(conversations)), ("issue", self.issue_many(conversations))):
+            if rows is not None:
+                for d, row in zip(out, rows):
+                    d[key] = row
+        return out
+
+    def _issue_tokens(self, conversation: Conversation) -> tuple[list[int], list[str]]:
+        """The issue-type model's token features of a conversation (what ``conversation_document`` would give,
+        straight from the turns' tokens) and the customer's tokens, whose character n-grams it adds."""
+        from .features import AGENT_PREFIX
+
+        issue, roles = self._issue, self._issue_roles
+        feats: list[int] = []
+        customer_tokens: list[str] = []
+        for t in conversation.turns:
+            if t.tokens and (t.role == "customer" or (t.role == "agent" and roles != "customer")):
+                feats += issue.features(t.tokens, AGENT_PREFIX if t.role == "agent" and roles == "customer+agent" else "")
+                if t.role == "customer":
+                    customer_tokens += t.tokens
+        return feats, customer_tokens
+
+    def __call__(self, conversation: Conversation, batched: dict[str, Any] | None = None) -> Conversation:
+        """Predict for one conversation; ``batched``: its entry of :meth:`predict_many`, when already computed."""
         if self._issue is None and self._sent is None and self._emotion is None:
             return conversation
-        from .features import AGENT_PREFIX, conversation_document
+        from .features import conversation_document
 
+        batched = batched or {}
         preds = conversation.predictions
         turns = conversation.turns
         if self._issue is not None:
             issue = self._issue
-            if issue.per_token and not self.reference:  # features straight from the turns' tokens (what conversation_document would give)
-                feats: list[int] = []
-                customer_tokens: list[str] = []
-                for t in turns:
-                    if t.tokens and (t.role == "customer" or (t.role == "agent" and self._issue_roles != "customer")):
-                        feats += issue.features(t.tokens, AGENT_PREFIX if t.role == "agent" and self._issue_roles == "customer+agent" else "")
-                        if t.role == "customer":
-                            customer_tokens += t.tokens
+            if "issue" in batched:
+                label, conf, because, proba = batched["issue"]
+            elif issue.per_token and not self.reference:
+                feats, customer_tokens = self._issue_tokens(conversation)
                 counts = Counter(feats + issue.char_features(customer_tokens))
                 counts.pop(-1, None)
                 label, conf, because, proba = issue.predict((), explain=self.because_tokens, counts=counts)
@@ -196,7 +241,7 @@ class ModelsStage:
                 preds["sentiment"] = None  # no customer text: nothing to judge
         if self._emotion is not None:
             with_text = [t for t in turns if t.role == "customer" and t.tokens]
-            probs = self._proba_rows(self._emotion, with_text) if emotion is None else emotion
+            probs = batched["emotion"] if "emotion" in batched else self._proba_rows(self._emotion, with_text)
             preds["turn_emotion"] = _turn_labels(self._emotion.classes, with_text, probs)
         return conversation
 

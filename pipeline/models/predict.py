@@ -104,7 +104,7 @@ class LinearTextModel:
         # n-gram (without its prefix) → feature index
         prefix = self.char_ngrams[0] if self.char_ngrams else (self.text_chars[0] if self.text_chars else None)
         self._char_vocab = {t[len(prefix):]: j for t, j in self.vocab.items() if t.startswith(prefix)} if prefix else {}
-        self._ngram_table: tuple[np.ndarray, np.ndarray] | None = None  # built on first use (ngram_ids)
+        self._ngram_table: tuple[np.ndarray, np.ndarray] | None = None  # ngram_table(), built once
         self._memo: dict[str, int] = {}
         self._memo_agent: dict[str, int] = {}
         small = len(self.classes) <= 4
@@ -131,6 +131,16 @@ class LinearTextModel:
             feats = [f if f != -2 else self._feature(t, prefix) for f, t in zip(feats, tokens)]
         return feats
 
+    def ngram_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary's character n-grams as sorted integer codes and their feature indices (what
+        ``ngram_ids`` searches), built once — at ``warm_up`` in a run, so the first conversations don't pay for it."""
+        if self._ngram_table is None:
+            items = [(g, j) for g, j in self._char_vocab.items() if 1 <= len(g) <= NGRAM_MAX and NGRAM_JOIN not in g]
+            codes = np.array([_ngram_code(g) for g, _ in items], dtype=np.int64)
+            order = np.argsort(codes)
+            self._ngram_table = codes[order], np.array([j for _, j in items], dtype=np.intp)[order]
+        return self._ngram_table
+
     def ngram_ids(self, texts: Sequence[str], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """The character ``lo``–``hi``-grams of every text that are features: (text index, feature index)
         arrays, one entry per occurrence — what ``[_char_vocab.get(s[i:i + n]) …]`` gives, text by text,
@@ -138,12 +148,7 @@ class LinearTextModel:
         in 63 bits, and no character codes as 0, so an n-gram of another length can't equal it) looked up
         in the sorted codes of the vocabulary's n-grams; the texts are joined by U+FFFF, a noncharacter no
         feature holds, so no n-gram that spans two texts is found."""
-        if self._ngram_table is None:
-            items = [(g, j) for g, j in self._char_vocab.items() if 1 <= len(g) <= NGRAM_MAX and NGRAM_JOIN not in g]
-            codes = np.array([_ngram_code(g) for g, _ in items], dtype=np.int64)
-            order = np.argsort(codes)
-            self._ngram_table = codes[order], np.array([j for _, j in items], dtype=np.intp)[order]
-        table, cols = self._ngram_table
+        table, cols = self.ngram_table()
         if not texts or not len(table) or hi > NGRAM_MAX:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
         chars = np.frombuffer(NGRAM_JOIN.join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64) + 1
@@ -177,6 +182,20 @@ class LinearTextModel:
             return self.ngram_ids([s], lo, hi)[1].tolist()
         get = self._char_vocab.get
         return [get(s[i:i + n], -1) for n in range(lo, hi + 1) for i in range(len(s) - n + 1)]
+
+    def char_features_many(self, customer_tokens: Sequence[Sequence[str]]) -> list[list[int]]:
+        """``char_features`` of several documents' customer tokens, from one ``ngram_ids`` call; each
+        list in the order ``char_features`` gives it (a stable sort by document keeps each one's n-grams
+        in their order)."""
+        if not self.char_ngrams or self.char_ngrams[1][1] > NGRAM_MAX:
+            return [self.char_features(tokens) for tokens in customer_tokens]
+        lo, hi = self.char_ngrams[1]
+        texts = ["".join([c for c in map(clean_token, tokens) if c is not None]) for tokens in customer_tokens]
+        rows, cols = self.ngram_ids(texts, lo, hi)
+        order = np.argsort(rows, kind="stable")
+        bounds = np.searchsorted(rows[order], np.arange(len(texts) + 1)).tolist()
+        cols = cols[order].tolist()
+        return [cols[bounds[i]:bounds[i + 1]] for i in range(len(texts))]
 
     def _counts(self, doc: Sequence[str]) -> dict[int, int]:
         if self.per_token and not self.char_ngrams and not self.text_chars:
@@ -369,6 +388,40 @@ class LinearTextModel:
         if self.top_label:
             p = top_label_row(p, self.top_label)
         k = int(p.argmax())
+        return self.classes[k], float(p[k]), self._because(idx, w, k, explain), p
+
+    def predict_many(self, counts: Sequence[dict[int, int]], explain: int = 0) -> list[tuple[str, float, list[str], np.ndarray]]:
+        """``predict`` of several documents given their feature ``counts``, with the array work done once
+        for all of them: the same labels, the same words, probabilities equal up to float rounding (the
+        sums run in another order; the outputs round them to 4 places)."""
+        n = len(counts)
+        sizes = [len(c) for c in counts]
+        nnz = sum(sizes)
+        idx = np.fromiter((j for c in counts for j in c), dtype=np.intp, count=nnz)
+        tf = np.fromiter((v for c in counts for v in c.values()), dtype=np.float64, count=nnz)
+        rows = np.repeat(np.arange(n), sizes)
+        if self.sublinear:
+            tf = np.log(tf) + 1.0
+        w = tf * self.idf[idx]
+        if self.l2 and nnz:
+            w = w / np.sqrt(np.bincount(rows, weights=w * w, minlength=n))[rows]
+        z = np.tile(self.intercept, (n, 1))
+        if nnz:
+            part = self.coef_t[idx] * w[:, None]
+            for k in range(z.shape[1]):
+                z[:, k] += np.bincount(rows, weights=part[:, k], minlength=n)
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        p = e / e.sum(axis=1, keepdims=True)
+        if self.top_label:
+            p = apply_top_label(p, self.top_label)
+        best = p.argmax(axis=1).tolist()
+        starts = np.cumsum([0] + sizes).tolist()
+        return [(self.classes[k], float(p[r, k]), self._because(idx[starts[r]:starts[r + 1]], w[starts[r]:starts[r + 1]], k, explain), p[r])
+                for r, k in enumerate(best)]
+
+    def _because(self, idx: np.ndarray, w: np.ndarray, k: int, explain: int) -> list[str]:
+        """The ``explain`` readable words that pushed hardest for class ``k``."""
         because: list[str] = []
         if explain and len(idx):
             # only words a person can read compete (no character n-grams, no function words)
@@ -383,4 +436,4 @@ class LinearTextModel:
                 tok = tok[len(AGENT_PREFIX):] if tok.startswith(AGENT_PREFIX) else tok
                 if tok not in because:
                     because.append(tok)
-        return self.classes[k], float(p[k]), because, p
+        return because

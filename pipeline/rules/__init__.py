@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from ..lexicons import SEVERITIES, Hit, LexiconSet, load_yaml_with_lines, strip_lines
+from ..lexicons import SEVERITIES, Hit, LexiconSet
+from ..yaml_lines import load_yaml_with_lines, strip_lines
 from ..models import TURN_MODEL_LABELS
 from ..schema import ROLES, Conversation
 from . import call, combine, phrase, pii, question, timing  # noqa: F401 — the kinds register themselves on import
@@ -95,6 +96,15 @@ class RuleSet:
             if r.get("enabled", True):
                 rules.append(Rule(r["id"], r["kind"], r["category"], r["severity"], r["message"], r["source"], params, line))
         return cls(rules, lexicons, config, path, hashlib.sha256(path.read_bytes()).hexdigest(), non_content)
+
+    def warm_up(self) -> None:
+        """Build each role's lexicon matcher and load the question models now, not in the first conversation."""
+        from ..questions import load_answerer
+
+        self.lexicons.warm(*(lexicons for lexicons in self.needed.values() if lexicons))
+        for rule in self.rules:
+            if rule.kind == "question" and rule.params.get("answerer", "classifier") != "endpoint":
+                load_answerer(str(self.config["paths"]["models"]), rule.params["model"])
 
     def __call__(self, conversation: Conversation) -> Conversation:
         matchers = {role: self.lexicons.matcher_for(lexicons) for role, lexicons in self.needed.items() if lexicons}
