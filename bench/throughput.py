@@ -61,11 +61,9 @@ def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict
     load_answerer.cache_clear()  # a question model's token memo too starts empty each round
     inspector = Inspector(cfg, profile=True)
     inspector.warm_up()
-    if os.environ.get("ZHIJIAN_BENCH_GC_FREEZE"):
-        import gc
+    from pipeline.engines import settle_gc
 
-        gc.collect()
-        gc.freeze()
+    settle_gc(cfg["run"])  # as a worker does after loading
     startup = time.perf_counter() - t_load
     summary = RunSummary()
     t0 = time.perf_counter()

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import EXIT_OK, EXIT_REJECTS, EXIT_USAGE, main
+from pipeline.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -226,3 +227,28 @@ def test_progress_lines_when_not_a_terminal(monkeypatch):
     p.close()
     lines = stream.getvalue().splitlines()
     assert lines and "60/100 records (40 resumed)" in lines[-1] and "conv/s" in lines[-1] and "ETA" in lines[-1]
+
+
+@pytest.mark.parametrize("settle", [True, False])
+def test_a_worker_takes_what_it_loaded_out_of_the_gcs_walks(settle, tmp_path):
+    """After loading and warming its inspector, a worker freezes the loaded objects (``run.gc_freeze``), so
+    the cyclic GC's full collections stop walking the lexicons, segmenter, spaCy and models, and collects its
+    young generation less often (``run.gc_young_every``); a second partition of the same configuration
+    freezes nothing more. Switched off, the collector is left as Python sets it. Run in a fresh process:
+    the collector's settings are per process."""
+    cfg = tmp_path / "gc.yaml"
+    cfg.write_text("run:\n  gc_freeze: false\n  gc_young_every: 0\n" if not settle else "run: {}\n", encoding="utf-8")
+    code = (
+        "import gc; from pipeline.config import load_config; from pipeline.engines import _inspector_for\n"
+        f"config = load_config({str(cfg)!r}); default = gc.get_threshold()[0]\n"
+        "_inspector_for(config, True); first = gc.get_freeze_count()\n"
+        "_inspector_for(config, True); print(default, first, gc.get_freeze_count(), gc.get_threshold()[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    default, first, second, young = map(int, out.stdout.split())
+    assert first == second
+    if settle:
+        assert first > 50_000  # ~106,000 objects today
+        assert young == load_config()["run"]["gc_young_every"] > default
+    else:
+        assert first == 0 and young == default
