@@ -49,22 +49,36 @@ def floor(path: Path, config: dict, backend: str) -> tuple[float, int]:
     return n / (time.perf_counter() - t0), n
 
 
-def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict]:
+def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict, float, dict]:
+    """(conversations/s, share of the time per stage, start-up s, the garbage collector's time and collections
+    — which the stages' shares include: a collection is charged to whatever allocates when it starts)."""
+    import gc
+
+    from pipeline.engines import settle_gc
     from pipeline.ingest import read_inputs
     from pipeline.io.writers import PartitionWriter, RunLayout
-    from pipeline.run import Inspector, RunSummary, inspect_records
-
     from pipeline.questions import load_answerer
+    from pipeline.run import Inspector, RunSummary, inspect_records
 
     cfg = {**config, "segmenter": {**config["segmenter"], "backend": backend}}
     t_load = time.perf_counter()
     load_answerer.cache_clear()  # a question model's token memo too starts empty each round
     inspector = Inspector(cfg, profile=True)
     inspector.warm_up()
-    from pipeline.engines import settle_gc
-
     settle_gc(cfg["run"])  # as a worker does after loading
     startup = time.perf_counter() - t_load
+    collector = {"seconds": 0.0, "collections": 0, "full": 0}
+    started = [0.0]
+
+    def timed(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            collector["seconds"] += time.perf_counter() - started[0]
+            collector["collections"] += 1
+            collector["full"] += info["generation"] == 2
+
+    gc.callbacks.append(timed)
     summary = RunSummary()
     t0 = time.perf_counter()
     layout = RunLayout(out)
@@ -77,12 +91,16 @@ def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict
             w.write_result(r)
             t_write[0] += time.perf_counter() - s
 
-        inspect_records(inspector, read_inputs([str(path)], cfg), on_result, w.write_reject, summary)
+        try:
+            inspect_records(inspector, read_inputs([str(path)], cfg), on_result, w.write_reject, summary)
+        finally:
+            gc.callbacks.remove(timed)
     elapsed = time.perf_counter() - t0
+    collector["share"] = collector["seconds"] / elapsed
     stages = dict(inspector.stage_seconds)
     stages["write"] = t_write[0]
     stages["read+validate+other"] = elapsed - sum(stages.values())
-    return summary.read / elapsed, {k: v / elapsed for k, v in stages.items()}, startup
+    return summary.read / elapsed, {k: v / elapsed for k, v in stages.items()}, startup, collector
 
 
 def real_corpus(out: Path, n: int, data_dir: str | None = None) -> tuple[Path, int]:
@@ -117,7 +135,7 @@ def compare_models(dirs: list[str], n: int, backend: str, rounds: int) -> None:
             for d in dirs:
                 cfg = load_config(overrides={"paths": {"models": str(Path(d).resolve())}})
                 floor_rate, _ = floor(corpus, cfg, backend)
-                full_rate, shares, _ = full(corpus, cfg, backend, Path(tmp) / f"out-{r}-{Path(d).name}")
+                full_rate, shares, _, _ = full(corpus, cfg, backend, Path(tmp) / f"out-{r}-{Path(d).name}")
                 ratios[d].append(full_rate / floor_rate)
                 rates[d].append(full_rate)
                 print(f"  round {r + 1} {d:<28} floor {floor_rate:7.0f}/s  full {full_rate:6.0f}/s  ratio {full_rate / floor_rate:.4f}"
@@ -169,7 +187,7 @@ def main() -> None:
                           f"ratio {fulls[-1][0] / floors[-1]:.3f}")
             # the fastest round of each: the one the machine's other jobs disturbed least
             floor_rate = max(floors)
-            full_rate, shares, startup = max(fulls, key=lambda f: f[0])
+            full_rate, shares, startup, collector = max(fulls, key=lambda f: f[0])
             print(f"\n[{backend}]" + (f" fastest of {rounds} rounds, floor and full pipeline each" if rounds > 1 else ""))
             print(f"  floor (read + tokenize) : {floor_rate:8.0f} conversations/s")
             print(f"  full pipeline           : {full_rate:8.0f} conversations/s")
@@ -178,6 +196,8 @@ def main() -> None:
             print("  full-pipeline time by stage:      share   ms/conversation")
             for name, share in sorted(shares.items(), key=lambda kv: -kv[1]):
                 print(f"    {name:<26} {share * 100:5.1f} %   {share / full_rate * 1e3:7.3f}")
+            print(f"  of which the garbage collector: {collector['share'] * 100:4.1f} %   {collector['share'] / full_rate * 1e3:7.3f}"
+                  f"   ({collector['collections']} collections, {collector['full']} full; run.gc_freeze / run.gc_young_every)")
 
 
 if __name__ == "__main__":
