@@ -10,7 +10,7 @@ import pytest
 
 from conftest import make_conversation
 
-from pipeline.gold.labels import read_jsonl
+from pipeline.gold.labels import merge_turn_labels, read_jsonl
 
 
 def _labels(path):
@@ -36,30 +36,12 @@ def test_turn_labels_are_what_both_readers_marked_plus_the_adjudication(repo, fo
     """Every dev chat has one line; a turn both readers marked stands, a disputed turn is the
     adjudicator's; only customer turns; agreement between the readers is recorded and high."""
     gold = repo / "data" / folder
-    dev = {r["id"]: r for r in read_jsonl(gold / "dev.jsonl")}
     final = _labels(gold / "emotion_turns.jsonl")
-    a = _labels(gold / "annotations" / "emotion_annotator_a.jsonl")
-    b = _labels(gold / "annotations" / "emotion_annotator_b.jsonl")
-    adj = _labels(gold / "annotations" / "emotion_adjudication.jsonl")
-    assert set(final) == set(dev) == set(a) == set(b)
-    assert set(adj) == {c for c in dev if set(a[c]["emotion_turns"]) != set(b[c]["emotion_turns"])}
-    marked = agree = turns = a_n = b_n = 0
-    for cid, r in dev.items():
-        sa, sb = set(a[cid]["emotion_turns"]), set(b[cid]["emotion_turns"])
-        decided = set(adj[cid]["emotion_turns"]) if cid in adj else set()
-        assert decided <= sa ^ sb  # the adjudicator decides only disputed turns
-        assert set(final[cid]["emotion_turns"]) == (sa & sb) | decided
-        customer = [i for i, t in enumerate(r["turns"]) if t["role"] == "customer"]
-        assert set(final[cid]["emotion_turns"]) <= set(customer)
-        marked += len(final[cid]["emotion_turns"])
-        for i in customer:
-            turns += 1
-            agree += (i in sa) == (i in sb)
-            a_n += i in sa
-            b_n += i in sb
-    pa, pb = a_n / turns, b_n / turns
-    expected = pa * pb + (1 - pa) * (1 - pb)
-    kappa = (agree / turns - expected) / (1 - expected)
+    merged, kappa = merge_turn_labels(
+        _labels(gold / "dev.jsonl"), *(_labels(gold / "annotations" / f"emotion_{n}.jsonl") for n in ("annotator_a", "annotator_b", "adjudication")),
+        key="emotion_turns", role="customer")  # the adjudicator decides only disputed turns, only customer turns are marked
+    assert merged == {cid: r["emotion_turns"] for cid, r in final.items()}
+    marked = sum(map(len, merged.values()))
     assert kappa >= 0.8 and marked >= min_marked
     readme = (gold / "README.md").read_text(encoding="utf-8")
     assert f"{kappa:.2f}" in readme and str(marked) in readme

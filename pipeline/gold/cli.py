@@ -104,6 +104,16 @@ def cmd_gold_agreement(args) -> int:
     return EXIT_OK
 
 
+def cmd_gold_turn_ceiling(args) -> int:
+    from .turn_ceiling import ceiling_table, format_ceiling
+
+    config = load_config(args.config)
+    windows = config["windows"]
+    shipped = ("reply", int(windows["empathy_within_agent_turns"]), int(windows["empathy_lookback_agent_turns"]))
+    print(format_ceiling(ceiling_table(args.gold), shipped))
+    return EXIT_OK
+
+
 def _read_all(paths: list[str]) -> list[dict]:
     from .labels import read_jsonl
 
@@ -146,3 +156,8 @@ def add_gold_subcommands(sub) -> None:
     sp = gp.add_parser("agreement", help="print Cohen's κ per label of a gold folder")
     sp.add_argument("gold", help="the gold folder (data/gold)")
     sp.set_defaults(func=cmd_gold_agreement)
+    sp = gp.add_parser("turn-ceiling", help="empathy_missing from people's turn readings of both sides, by the rubric's words: "
+                                            "the ceiling of a rule that reads turns (dev)")
+    sp.add_argument("gold", help="the gold folder holding emotion_turns.jsonl and agent_empathy_turns.jsonl (data/gold)")
+    sp.add_argument("--config", help="configuration file (for empathy.missing's window)")
+    sp.set_defaults(func=cmd_gold_turn_ceiling)

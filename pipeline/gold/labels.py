@@ -111,6 +111,32 @@ def agreement(a: dict[str, dict], b: dict[str, dict], conversations: dict[str, d
     return out
 
 
+def merge_turn_labels(conversations: dict[str, dict], a: dict[str, dict], b: dict[str, dict], adjudication: dict[str, dict],
+                      key: str, role: str) -> tuple[dict[str, list[int]], float | None]:
+    """Two readers' turn labels (``{id: {key: [turn, …]}}``, e.g. ``emotion_turns`` of customer turns) and the
+    adjudicator's decisions merged: a turn both marked stands; a disputed turn is the adjudicator's. Returns the
+    labels per conversation and Cohen's κ between the readers over every turn of ``role``. A reading that misses a
+    conversation, marks another role's turn, or an adjudication of what was not disputed is an error."""
+    if not set(conversations) == set(a) == set(b):
+        raise ValueError(f"{key}: the readings and the conversations differ ({len(a)}, {len(b)}, {len(conversations)} ids)")
+    disputed = {c for c in conversations if set(a[c][key]) != set(b[c][key])}
+    if set(adjudication) != disputed:
+        raise ValueError(f"{key}: adjudicated {sorted(set(adjudication) ^ disputed)[:5]} … — only the disputed conversations, all of them")
+    merged: dict[str, list[int]] = {}
+    xs: list[bool] = []
+    ys: list[bool] = []
+    for cid, conv in conversations.items():
+        sa, sb = set(a[cid][key]), set(b[cid][key])
+        decided = set(adjudication[cid][key]) if cid in adjudication else set()
+        own = [i for i, t in enumerate(conv["turns"]) if t["role"] == role]
+        if not (sa | sb) <= set(own) or not decided <= sa ^ sb:
+            raise ValueError(f"{cid}: {key} marks a turn whose role is not {role}, or the adjudication decides an undisputed turn")
+        merged[cid] = sorted((sa & sb) | decided)
+        xs += [i in sa for i in own]
+        ys += [i in sb for i in own]
+    return merged, cohen_kappa(xs, ys)
+
+
 def disputes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """The labels two annotations of one conversation disagree on."""
     out = []
