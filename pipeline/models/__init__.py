@@ -207,11 +207,8 @@ class ModelsStage:
             issue = self._issue
             if "issue" in batched:
                 label, conf, because, proba = batched["issue"]
-            elif issue.per_token and not self.reference:
-                feats, customer_tokens = self._issue_tokens(conversation)
-                counts = Counter(feats + issue.char_features(customer_tokens))
-                counts.pop(-1, None)
-                label, conf, because, proba = issue.predict((), explain=self.because_tokens, counts=counts)
+            elif issue.per_token and not self.reference:  # the batched path, for a batch of one
+                label, conf, because, proba = self.issue_many([conversation])[0]
             else:
                 doc = conversation_document(((t.role, t.tokens or ()) for t in turns), self._issue_roles)
                 label, conf, because, proba = issue.predict(doc, explain=self.because_tokens)

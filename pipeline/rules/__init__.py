@@ -99,12 +99,10 @@ class RuleSet:
 
     def warm_up(self) -> None:
         """Build each role's lexicon matcher and load the question models now, not in the first conversation."""
-        from ..questions import load_answerer
-
         self.lexicons.warm(*(lexicons for lexicons in self.needed.values() if lexicons))
         for rule in self.rules:
             if rule.kind == "question" and rule.params.get("answerer", "classifier") != "endpoint":
-                load_answerer(str(self.config["paths"]["models"]), rule.params["model"])
+                question.answerer_for(rule, self.config)
 
     def __call__(self, conversation: Conversation) -> Conversation:
         matchers = {role: self.lexicons.matcher_for(lexicons) for role, lexicons in self.needed.items() if lexicons}

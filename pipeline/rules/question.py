@@ -25,7 +25,7 @@ def question(rule: Rule, ctx: RuleContext) -> list[Finding]:
     p = rule.params
     if p.get("answerer", "classifier") == "endpoint":
         return _ask_endpoint(rule, ctx)
-    answerer = load_answerer(str(ctx.config["paths"]["models"]), p["model"])
+    answerer = answerer_for(rule, ctx.config)
     if answerer is None:
         return []
     label, conf, because, turns = answerer.answer(ctx.conversation)
@@ -40,6 +40,11 @@ def question(rule: Rule, ctx: RuleContext) -> list[Finding]:
     if not (live and sure and label == p.get("fails_on")):
         return []
     return [rule.finding(ctx, turns[0] if turns else None, answer=label, confidence=f"{conf:.2f}")]
+
+
+def answerer_for(rule: Rule, config: dict):
+    """The installed question model a ``question`` rule names (loaded once per process), or None."""
+    return load_answerer(str(config["paths"]["models"]), rule.params["model"])
 
 
 def _ask_endpoint(rule: Rule, ctx: RuleContext) -> list[Finding]:
