@@ -74,7 +74,7 @@ class Replay:
 
         def per_turn(method, group: str, fields: tuple[str, ...]):
             def stage(self, conv):
-                if "text" in replay.replaying:
+                if group in replay.replaying:
                     for t, values in zip(conv.turns, store[group][(method.__qualname__, *replay._key(conv))]):
                         for name, v in zip(fields, values):
                             setattr(t, name, v)
@@ -150,15 +150,11 @@ class Replay:
 def inspect_pass(corpus: Path, config: dict) -> tuple[float, list[dict], int]:
     """One pass as a worker runs it (a fresh Inspector, warmed up, the collector settled): (conversations/s,
     the results as dicts, rejects)."""
-    from pipeline.engines import settle_gc
+    from bench.throughput import worker_inspector
     from pipeline.ingest import read_inputs
-    from pipeline.questions import load_answerer
-    from pipeline.run import Inspector, RunSummary, inspect_records
+    from pipeline.run import RunSummary, inspect_records
 
-    load_answerer.cache_clear()
-    inspector = Inspector(config)
-    inspector.warm_up()
-    settle_gc(config["run"])
+    inspector = worker_inspector(config)
     results: list = []
     rejects: list = []
     records = list(read_inputs([str(corpus)], config))  # read before the clock: every pass reads the same

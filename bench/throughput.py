@@ -49,23 +49,32 @@ def floor(path: Path, config: dict, backend: str) -> tuple[float, int]:
     return n / (time.perf_counter() - t0), n
 
 
+def worker_inspector(config: dict, profile: bool = False):
+    """A fresh Inspector set up as a worker sets one up: warmed, the garbage collector settled. Each round
+    builds its own and reloads the question models, so none starts with another's memos."""
+    from pipeline.engines import settle_gc
+    from pipeline.questions import load_answerer
+    from pipeline.run import Inspector
+
+    load_answerer.cache_clear()  # a question model's token memo too starts empty
+    inspector = Inspector(config, profile=profile)
+    inspector.warm_up()
+    settle_gc(config["run"])
+    return inspector
+
+
 def full(path: Path, config: dict, backend: str, out: Path) -> tuple[float, dict, float, dict]:
     """(conversations/s, share of the time per stage, start-up s, the garbage collector's time and collections
     — which the stages' shares include: a collection is charged to whatever allocates when it starts)."""
     import gc
 
-    from pipeline.engines import settle_gc
     from pipeline.ingest import read_inputs
     from pipeline.io.writers import PartitionWriter, RunLayout
-    from pipeline.questions import load_answerer
-    from pipeline.run import Inspector, RunSummary, inspect_records
+    from pipeline.run import RunSummary, inspect_records
 
     cfg = {**config, "segmenter": {**config["segmenter"], "backend": backend}}
     t_load = time.perf_counter()
-    load_answerer.cache_clear()  # a question model's token memo too starts empty each round
-    inspector = Inspector(cfg, profile=True)
-    inspector.warm_up()
-    settle_gc(cfg["run"])  # as a worker does after loading
+    inspector = worker_inspector(cfg, profile=True)
     startup = time.perf_counter() - t_load
     collector = {"seconds": 0.0, "collections": 0, "full": 0}
     started = [0.0]

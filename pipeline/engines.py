@@ -48,10 +48,10 @@ def settle_gc(run: dict) -> None:
     Garbage is collected before freezing, so nothing already unreachable is kept."""
     import gc
 
-    if run.get("gc_freeze", True):
+    if run["gc_freeze"]:
         gc.collect()
         gc.freeze()
-    young = int(run.get("gc_young_every") or 0)
+    young = int(run["gc_young_every"] or 0)
     if young > 0:
         gc.set_threshold(young, *gc.get_threshold()[1:])
 

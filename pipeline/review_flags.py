@@ -80,11 +80,9 @@ class ReviewFlags:
         self.low_score_below = c["low_score_below"]
         self.model_confidence_below = resolve_confidence_thresholds(c["model_confidence_below"] or {}, model_metadata or {})
         skip = c.get("end_negative_skip_lexicon")
-        self._acknowledgement = None
-        self._lexicons, self._acknowledgements = lexicons, None
-        if skip and lexicons is not None and skip in lexicons.lexicons:
-            only = self._acknowledgements = frozenset([skip])
-            self._acknowledgement = lambda turn: bool(lexicons.match(turn.norm or lexicons.normalizer.text(turn.text), only))
+        self._lexicons = lexicons
+        # the lexicon of closing replies (没有了 / 好的 / 嗯) a negative last turn is not counted on, if it is loaded
+        self._acknowledgements = frozenset([skip]) if skip and lexicons is not None and skip in lexicons.lexicons else None
         self.end_negative_min_confidence = c["end_negative_min_confidence"]
         self.end_negative_from = c.get("end_negative_from", "customer_end")
         if self.end_negative_from not in ("customer_end", "model"):
@@ -102,7 +100,13 @@ class ReviewFlags:
         last = next((t for t in reversed(preds.get("turn_sentiment") or []) if t.get("label")), None)
         # a confident negative on words that say something: 没有了 / 好的 / 嗯 at the end are no reason to review
         return bool(last and last["label"] == "negative" and last["confidence"] >= self.end_negative_min_confidence
-                    and not (self._acknowledgement and self._acknowledgement(conversation.turns[last["turn"]])))
+                    and not self._acknowledged(conversation.turns[last["turn"]]))
+
+    def _acknowledged(self, turn) -> bool:
+        if self._acknowledgements is None:
+            return False
+        lexicons = self._lexicons
+        return bool(lexicons.match(turn.norm or lexicons.normalizer.text(turn.text), self._acknowledgements))
 
     def warm_up(self) -> None:
         if self._acknowledgements is not None:

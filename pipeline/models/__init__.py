@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..schema import Conversation
+from .features import AGENT_PREFIX, conversation_document
 
 MODEL_NAMES = ("issue_type", "sentiment", "emotion")
 # the per-turn models a rule may anchor on (``after: {model, label, min_confidence}``) and their labels
@@ -182,8 +183,6 @@ class ModelsStage:
     def _issue_tokens(self, conversation: Conversation) -> tuple[list[int], list[str]]:
         """The issue-type model's token features of a conversation (what ``conversation_document`` would give,
         straight from the turns' tokens) and the customer's tokens, whose character n-grams it adds."""
-        from .features import AGENT_PREFIX
-
         issue, roles = self._issue, self._issue_roles
         feats: list[int] = []
         customer_tokens: list[str] = []
@@ -198,8 +197,6 @@ class ModelsStage:
         """Predict for one conversation; ``batched``: its entry of :meth:`predict_many`, when already computed."""
         if self._issue is None and self._sent is None and self._emotion is None:
             return conversation
-        from .features import conversation_document
-
         batched = batched or {}
         preds = conversation.predictions
         turns = conversation.turns

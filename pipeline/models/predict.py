@@ -36,6 +36,11 @@ def _ngram_code(gram: str) -> int:
     return code
 
 
+def _cleaned_text(tokens: Sequence[str]) -> str:
+    """The tokens the analyzer keeps (features.clean_token), joined: the text whose character n-grams count."""
+    return "".join([c for c in map(clean_token, tokens) if c is not None])
+
+
 class UnsupportedModel(TypeError):
     pass
 
@@ -177,7 +182,7 @@ class LinearTextModel:
         if not self.char_ngrams:
             return []
         lo, hi = self.char_ngrams[1]
-        s = "".join([c for c in map(clean_token, customer_tokens) if c is not None])
+        s = _cleaned_text(customer_tokens)
         if hi <= NGRAM_MAX:  # the features only, found as integer codes (ngram_ids)
             return self.ngram_ids([s], lo, hi)[1].tolist()
         get = self._char_vocab.get
@@ -190,7 +195,7 @@ class LinearTextModel:
         if not self.char_ngrams or self.char_ngrams[1][1] > NGRAM_MAX:
             return [self.char_features(tokens) for tokens in customer_tokens]
         lo, hi = self.char_ngrams[1]
-        texts = ["".join([c for c in map(clean_token, tokens) if c is not None]) for tokens in customer_tokens]
+        texts = [_cleaned_text(tokens) for tokens in customer_tokens]
         rows, cols = self.ngram_ids(texts, lo, hi)
         order = np.argsort(rows, kind="stable")
         bounds = np.searchsorted(rows[order], np.arange(len(texts) + 1)).tolist()

@@ -24,6 +24,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
+from ..models.features import BECAUSE_SKIP, clean_token, tagged_features
 from ..schema import Conversation
 
 KIND = "question"
@@ -56,8 +57,6 @@ def question_document(conversation: Conversation, reads: str = "whole", findings
     findings (a question never reads its own or another question's answer)."""
     if reads not in READS:
         raise ValueError(f"reads must be one of {READS}, got {reads!r}")
-    from ..models.features import clean_token
-
     turns = _content_turns(conversation)
     n = len(turns)
     doc: list[str] = []
@@ -94,7 +93,6 @@ def question_counts(conversation: Conversation, reads: str, vocab: dict[str, int
     feature is looked up once per tag and remembered in ``memo`` (``{tag: {token: index or -1}}``,
     bounded like the models' token memo). Held to ``question_document`` by
     tests/test_output_identity.py."""
-    from ..models.features import clean_token
     from ..models.predict import MEMO_SIZE
 
     if reads not in READS:
@@ -153,8 +151,6 @@ def evidence_turns(conversation: Conversation, because: Sequence[str], limit: in
     """The turns that hold the features which pushed hardest for the answer, most important
     first: a feature ``c3:退款`` points at the customer's first turn in the last third holding 退款,
     ``c:退款`` at the customer's first turn holding it anywhere, ``al:…`` at the agent's last turn."""
-    from ..models.features import BECAUSE_SKIP
-
     turns = None
     out: list[int] = []
     for feature in because:
@@ -206,8 +202,6 @@ def _last_turns(turns: list) -> dict[str, Any]:
 def evidence_turns_reference(conversation: Conversation, because: Sequence[str], limit: int = 2) -> list[int]:
     """:func:`evidence_turns` the plain way — every turn asked for every feature — which the fast
     one must equal (tests/test_output_identity.py)."""
-    from ..models.features import BECAUSE_SKIP
-
     turns = _content_turns(conversation)
     n = len(turns)
     part_of = {t.index: str(1 + min(PARTS - 1, PARTS * pos // max(n, 1))) for pos, t in enumerate(turns)}
@@ -255,8 +249,6 @@ class Answerer:
     def answer(self, conversation: Conversation, explain: int = 8) -> tuple[str, float, list[str], list[int]]:
         """``(answer, confidence, because words, evidence turns)``; the document is read the way
         the model was trained (its metadata's ``document.reads``)."""
-        from ..models.features import BECAUSE_SKIP, tagged_features
-
         reads = (self.metadata.get("document") or {}).get("reads", "whole")
         if self.reference or getattr(self.fast, "analyzer", None) is not tagged_features:
             label, conf, because, _ = self.fast.predict(question_document(conversation, reads), explain=explain)
